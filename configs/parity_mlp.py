@@ -1,0 +1,105 @@
+r"""Sparse parity with one-hidden-layer MLPs: teacher, then CE / one-shot / progressive students.
+
+Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
+
+  METHOD  pipeline (default): teacher, then every method in ``pipeline_methods``, then the plot
+          teacher | ce | one_shot | progressive: one run (students read ``student.teacher_workdir``)
+  SIZE    full (default)  the paper (Panigrahi et al. 2025, sec. 3 / reference scripts):
+                          n=100, k=6, teacher H=50,000 and student H=1,000, SGD batch 1, 8M steps
+                          each, teacher lr 5e-3 constant, student lr 1e-2 warmup 6% + cosine,
+                          trajectory every 100k steps, students on the reference's rule
+                          (checkpoint at or after student_step x 1).
+                          Wall time on the 2-core CPU: ~2.4 h teacher + ~1 h per student
+                          (benchmarks/RESULTS.md); on a GPU far less.
+          repro           the small reproduction in README: n=50, k=5, teacher H=2,000 (3M
+                          steps, 6-7 min on the 2-core CPU), students H=200 on a 2-checkpoint
+                          progressive schedule.  Expected: progressive > one-shot >= CE at
+                          equal student steps (README, "Reproduction").
+          smoke           seconds on a laptop CPU: n=20, k=3, H=256 -> 32, 20k teacher steps.
+
+Examples::
+
+  python -m pdistill.main --config=configs/parity_mlp.py:smoke --workdir=/tmp/parity_smoke
+  python -m pdistill.main --config=configs/parity_mlp.py:teacher --workdir=runs/teacher
+  python -m pdistill.main --config=configs/parity_mlp.py:progressive \
+      --config.student.teacher_workdir=runs/teacher --workdir=runs/progressive
+"""
+
+import ml_collections
+
+METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive')
+SIZES = ('full', 'repro', 'smoke')
+
+
+def optimizer(name='sgd', learning_rate=5e-3, lr_schedule='constant', warmup_frac=0.0):
+  return ml_collections.ConfigDict(dict(
+      name=name, learning_rate=learning_rate, lr_schedule=lr_schedule, warmup_frac=warmup_frac,
+      momentum=0.0, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0))
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+  tokens = [t for t in (arg or '').split(',') if t]
+  unknown = [t for t in tokens if t not in METHODS + SIZES]
+  if unknown:
+    raise ValueError(f'unknown config option(s) {unknown}: valid methods {METHODS}, '
+                     f'sizes {SIZES}')
+  method = next((t for t in tokens if t in METHODS), 'pipeline')
+  size = next((t for t in tokens if t in SIZES), 'full')
+
+  c = ml_collections.ConfigDict()
+  c.method = method
+  c.size = size
+  c.seed = 0
+  c.pipeline_methods = ('ce', 'one_shot', 'progressive')
+  c.pipeline_student_seeds = (0,)  # the pipeline trains every student method once per seed
+
+  c.data = ml_collections.ConfigDict(dict(
+      task='sparse_parity', n=100, k=6, num_labels=2, support='first', support_seed=0,
+      eval_size=4096, eval_seed=12345))
+
+  c.teacher = ml_collections.ConfigDict(dict(
+      model=ml_collections.ConfigDict(dict(name='mlp', hidden=(50_000,))),
+      optim=optimizer('sgd', 5e-3, 'constant'),
+      batch_size=1, num_steps=8_000_000, trajectory_every_steps=100_000))
+
+  c.student = ml_collections.ConfigDict(dict(
+      model=ml_collections.ConfigDict(dict(name='mlp', hidden=(1_000,))),
+      optim=optimizer('sgd', 1e-2, 'cosine', 0.06),
+      batch_size=1, num_steps=8_000_000,
+      trajectory_every_steps=0,
+      alpha=0.0,  # weight of the label CE; 1 - alpha on the teacher targets
+      temperature=1.0,  # 0 = teacher argmax
+      teacher_workdir='',  # a finished teacher run; the pipeline fills it in
+      schedule=ml_collections.ConfigDict(dict(
+          kind='multiplier',  # progressive only: manual | multiplier
+          checkpoints=(-1,),  # manual: teacher steps (-1 = final) ...
+          steps_per_checkpoint=(),  # ... each used this many student steps; the last till the end
+          multiplier=1.0))))  # multiplier: first checkpoint at or after student_step * multiplier
+
+  c.loop = ml_collections.ConfigDict(dict(
+      chunk_steps=5_000,  # steps fused into one jit call
+      eval_every_steps=50_000, checkpoint_every_steps=100_000, eval_batch_size=512,
+      teacher_batch_rows=1_024, log_every_secs=30.0,
+      num_devices=0))  # 0 = all local devices (as many as evenly split the batch)
+
+  if size == 'repro':
+    c.data.update(n=50, k=5)
+    c.teacher.model.hidden = (2_000,)
+    c.teacher.update(num_steps=600_000, trajectory_every_steps=10_000)
+    c.student.model.hidden = (100,)
+    c.student.num_steps = 2_000_000
+    c.pipeline_student_seeds = (0, 1, 2, 3, 4)
+    c.student.schedule.update(kind='manual', checkpoints=(280_000, -1),
+                              steps_per_checkpoint=(100_000,))
+    c.loop.update(eval_every_steps=10_000, checkpoint_every_steps=100_000)
+  elif size == 'smoke':
+    c.data.update(n=20, k=3, eval_size=1024)
+    c.teacher.model.hidden = (256,)
+    c.teacher.update(num_steps=20_000, trajectory_every_steps=1_000)
+    c.student.model.hidden = (64,)
+    c.student.num_steps = 20_000
+    c.student.schedule.update(kind='manual', checkpoints=(11_000, -1),
+                              steps_per_checkpoint=(4_000,))
+    c.loop.update(chunk_steps=1_000, eval_every_steps=1_000, checkpoint_every_steps=5_000,
+                  log_every_secs=5.0)
+  return c

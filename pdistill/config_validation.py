@@ -1,0 +1,122 @@
+"""Checks a config before anything is written, naming the bad field and what would be valid.
+
+Unknown fields and wrong types given on the command line are rejected earlier, by
+ml_collections itself (``--config.x=y`` only sets existing fields, with their type).
+"""
+
+from __future__ import annotations
+
+from pdistill import models, optimizers, teacher_schedule
+
+METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive')
+STUDENT_METHODS = ('ce', 'one_shot', 'progressive')
+
+
+class ConfigError(ValueError):
+  """A config value that cannot run; ``field`` is its dotted path, e.g. 'student.alpha'."""
+
+  def __init__(self, field: str, message: str):
+    super().__init__(f'config.{field}: {message}')
+    self.field = field
+
+
+def _require(ok: bool, field: str, message: str) -> None:
+  if not ok:
+    raise ConfigError(field, message)
+
+
+def _choice(config, field: str, choices) -> None:
+  value = _get(config, field)
+  _require(value in choices, field, f'{value!r} is not one of {tuple(choices)}')
+
+
+def _positive(config, field: str, allow_zero: bool = False) -> None:
+  value = _get(config, field)
+  ok = isinstance(value, (int, float)) and (value >= 0 if allow_zero else value > 0)
+  _require(ok, field, f'must be {"non-negative" if allow_zero else "positive"}, got {value!r}')
+
+
+def _get(config, field: str):
+  node = config
+  for part in field.split('.'):
+    if part not in node:
+      raise ConfigError(field, 'is missing; start from a config in configs/')
+    node = node[part]
+  return node
+
+
+def validate(config) -> None:
+  _choice(config, 'method', METHODS)
+  if config.method == 'pipeline':
+    for m in config.pipeline_methods:
+      _require(m in STUDENT_METHODS, 'pipeline_methods',
+               f'{m!r} is not one of {STUDENT_METHODS}')
+  _validate_data(config)
+  runs = {'pipeline': ('teacher', 'student'), 'teacher': ('teacher',)}.get(config.method,
+                                                                          ('student',))
+  for run in runs:
+    _validate_run(config, run)
+  if 'student' in runs:
+    _positive(config, 'student.temperature', allow_zero=True)
+    alpha = config.student.alpha
+    _require(0 <= alpha <= 1, 'student.alpha', f'must be in [0, 1], got {alpha!r}')
+    methods = config.pipeline_methods if config.method == 'pipeline' else (config.method,)
+    if 'progressive' in methods:
+      _validate_schedule(config)
+  if config.method in ('one_shot', 'progressive'):
+    _require(bool(config.student.teacher_workdir), 'student.teacher_workdir',
+             'is empty: set it to the workdir of a finished teacher run '
+             '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
+  for field in ('chunk_steps', 'eval_every_steps', 'checkpoint_every_steps', 'eval_batch_size',
+                'teacher_batch_rows'):
+    _positive(config, f'loop.{field}')
+  _positive(config, 'loop.num_devices', allow_zero=True)
+
+
+def _validate_data(config) -> None:
+  _choice(config, 'data.task', ('sparse_parity',))
+  for field in ('n', 'k', 'num_labels', 'eval_size'):
+    _positive(config, f'data.{field}')
+  data = config.data
+  labels = data.num_labels
+  _require(labels >= 2 and labels & (labels - 1) == 0, 'data.num_labels',
+           f'must be a power of two >= 2 (2**depth leaves of the label tree), got {labels}')
+  _choice(config, 'data.support', ('first', 'random'))
+  needed = (labels - 1) * data.k
+  _require(needed <= data.n, 'data.k',
+           f'{labels - 1} support sets of k={data.k} need {needed} coordinates but n={data.n}')
+
+
+def _validate_run(config, run: str) -> None:
+  _choice(config, f'{run}.model.name', models.MODEL_NAMES)
+  hidden = _get(config, f'{run}.model.hidden')
+  _require(len(hidden) > 0 and all(isinstance(h, int) and h > 0 for h in hidden),
+           f'{run}.model.hidden', f'must be a non-empty tuple of positive widths, got {hidden!r}')
+  _choice(config, f'{run}.optim.name', optimizers.OPTIMIZERS)
+  _choice(config, f'{run}.optim.lr_schedule', optimizers.LR_SCHEDULES)
+  _positive(config, f'{run}.optim.learning_rate')
+  warm = _get(config, f'{run}.optim.warmup_frac')
+  _require(0 <= warm < 1, f'{run}.optim.warmup_frac', f'must be in [0, 1), got {warm!r}')
+  _positive(config, f'{run}.batch_size')
+  _positive(config, f'{run}.num_steps')
+  _positive(config, f'{run}.trajectory_every_steps', allow_zero=True)
+  if run == 'teacher':
+    _positive(config, 'teacher.trajectory_every_steps')
+
+
+def _validate_schedule(config) -> None:
+  schedule = config.student.schedule
+  _choice(config, 'student.schedule.kind', teacher_schedule.SCHEDULE_KINDS)
+  if schedule.kind == 'manual':
+    checkpoints, per = tuple(schedule.checkpoints), tuple(schedule.steps_per_checkpoint)
+    _require(len(checkpoints) >= 1, 'student.schedule.checkpoints', 'is empty')
+    _require(len(per) == len(checkpoints) - 1, 'student.schedule.steps_per_checkpoint',
+             f'needs one entry per checkpoint except the last ({len(checkpoints) - 1}), '
+             f'got {per!r}')
+    _require(all(p > 0 for p in per), 'student.schedule.steps_per_checkpoint',
+             f'entries must be positive, got {per!r}')
+    _require(sum(per) < config.student.num_steps, 'student.schedule.steps_per_checkpoint',
+             f'sums to {sum(per)} >= student.num_steps={config.student.num_steps}, so the last '
+             'checkpoint would never be used')
+  else:
+    _positive(config, 'student.schedule.multiplier')

@@ -1,0 +1,96 @@
+r"""Command line: ``python -m pdistill.main --config=configs/X.py[:options] [--workdir=DIR]``.
+
+Without ``--config`` it runs the parity smoke pipeline.  ``--config.a.b=value`` overrides a
+field (ml_collections refuses unknown fields and wrong types).  Rerunning a command resumes it.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+import types
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+from pdistill import progress
+from pdistill.config_validation import ConfigError
+from pdistill.train import train_and_evaluate
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_CONFIG = os.path.join(_REPO, 'configs', 'parity_mlp.py') + ':smoke'
+
+_CONFIG = config_flags.DEFINE_config_file('config', DEFAULT_CONFIG,
+                                          'experiment config file[:options]')
+_WORKDIR = flags.DEFINE_string('workdir', None,
+                               'run directory (default: runs/<config>_<method>_<size>)')
+
+
+def default_workdir(config_path: str, config) -> str:
+  name = os.path.splitext(os.path.basename(config_path.split(':')[0]))[0]
+  return os.path.join('runs', '_'.join([name, config.method, config.get('size', 'full')]))
+
+
+def _load_config_file(spec: str):
+  path, _, arg = spec.partition(':')
+  loader = importlib.machinery.SourceFileLoader('pdistill_config', path)
+  module = types.ModuleType(loader.name)
+  loader.exec_module(module)
+  return module.get_config(arg or None) if arg else module.get_config()
+
+
+def check_override_fields(argv: list[str]) -> str | None:
+  """The error for the first ``--config.a.b=v`` naming no field of the config, or None.
+
+  ml_collections would stop on it with a bare AttributeError traceback; this names the field
+  and lists the valid ones at that level instead.
+  """
+  spec = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), DEFAULT_CONFIG)
+  overrides = [a[len('--config.'):].split('=', 1)[0] for a in argv if a.startswith('--config.')]
+  if not overrides:
+    return None
+  if not os.path.exists(spec.partition(':')[0]):
+    return f'--config: {spec.partition(":")[0]} does not exist'
+  try:
+    config = _load_config_file(spec)
+  except Exception:  # let absl report errors of the config file itself
+    return None
+  for dotted in overrides:
+    node, path = config, []
+    for part in dotted.split('.'):
+      if not hasattr(node, 'keys') or part not in node:
+        where = 'config' + ''.join('.' + p for p in path)
+        valid = sorted(node.keys()) if hasattr(node, 'keys') else []
+        return (f'--config.{dotted}: {where} has no field {part!r}; valid fields: '
+                f'{", ".join(valid)}')
+      node, path = node[part], path + [part]
+  return None
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f'unexpected arguments: {argv[1:]}')
+  logging.set_verbosity(logging.ERROR)  # Orbax reports routine saves and reads
+  progress.log_to_stderr()
+  config = _CONFIG.value
+  workdir = _WORKDIR.value or default_workdir(config_flags.get_config_filename(flags.FLAGS['config']),
+                                              config)
+  progress.log.info('workdir: %s', os.path.abspath(workdir))
+  try:
+    train_and_evaluate(config, workdir)
+  except ConfigError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+
+
+def run() -> None:
+  error = check_override_fields(sys.argv[1:])
+  if error:
+    print(f'error: {error}', file=sys.stderr)
+    sys.exit(2)
+  app.run(main)
+
+
+if __name__ == '__main__':
+  run()

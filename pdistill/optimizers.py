@@ -1,0 +1,46 @@
+"""optax optimizer and learning-rate schedule from an ``optim`` config section."""
+
+from __future__ import annotations
+
+import optax
+
+OPTIMIZERS = ('sgd', 'adam', 'adamw')
+LR_SCHEDULES = ('constant', 'cosine', 'linear')
+
+
+def learning_rate_schedule(optim, num_steps: int) -> optax.Schedule:
+  """The reference's schedule: linear warmup over warmup_frac of the run, then constant/cosine/linear.
+
+  Step s (0-based) of the warmup uses lr * (s + 1) / warmup_steps, as in the reference loop.
+  """
+  lr = optim.learning_rate
+  warmup = int(round(optim.warmup_frac * num_steps))
+  decay_steps = max(num_steps - warmup, 1)
+  if optim.lr_schedule == 'constant':
+    after = optax.constant_schedule(lr)
+  elif optim.lr_schedule == 'cosine':
+    after = optax.cosine_decay_schedule(lr, decay_steps)
+  elif optim.lr_schedule == 'linear':
+    after = optax.linear_schedule(lr, 0.0, decay_steps)
+  else:
+    raise ValueError(f'optim.lr_schedule must be one of {LR_SCHEDULES}, got {optim.lr_schedule!r}')
+  if warmup == 0:
+    return after
+  warm = lambda s: lr * (s + 1) / warmup
+  return optax.join_schedules([warm, after], [warmup])
+
+
+def make_optimizer(optim, num_steps: int) -> optax.GradientTransformation:
+  schedule = learning_rate_schedule(optim, num_steps)
+  if optim.name == 'sgd':
+    tx = optax.sgd(schedule, momentum=optim.momentum or None)
+    if optim.weight_decay:
+      # torch.optim.SGD adds weight_decay * param to the gradient before the step.
+      tx = optax.chain(optax.add_decayed_weights(optim.weight_decay), tx)
+    return tx
+  if optim.name == 'adam':
+    return optax.adam(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps)
+  if optim.name == 'adamw':
+    return optax.adamw(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps,
+                       weight_decay=optim.weight_decay)
+  raise ValueError(f'optim.name must be one of {OPTIMIZERS}, got {optim.name!r}')

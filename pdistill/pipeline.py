@@ -1,0 +1,47 @@
+"""``method=pipeline``: the teacher, then each student method against it, then the comparison plot.
+
+Layout: ``WORKDIR/teacher`` (trained with ``config.seed``), ``WORKDIR/<method>/seed_<s>`` for
+each student seed in ``config.pipeline_student_seeds``, and ``WORKDIR/comparison.png`` plus
+``WORKDIR/comparison.md`` (mean +- std over seeds).  Each run resumes on its own, so rerunning
+the pipeline skips what is finished.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from pdistill import plot
+from pdistill.train import train_run
+
+log = logging.getLogger('pdistill')
+
+
+def run(config, workdir: str) -> dict:
+  teacher_dir = os.path.join(workdir, 'teacher')
+  teacher = config.copy_and_resolve_references()
+  teacher.method = 'teacher'
+  log.info('pipeline: teacher')
+  results = {'teacher': train_run(teacher, teacher_dir)}
+  runs = {}
+  for method in config.pipeline_methods:
+    for seed in config.pipeline_student_seeds:
+      sub = config.copy_and_resolve_references()
+      sub.method, sub.seed = method, seed
+      sub.student.teacher_workdir = teacher_dir
+      name = os.path.join(method, f'seed_{seed}')
+      log.info('pipeline: %s', name)
+      results[name] = train_run(sub, os.path.join(workdir, name))
+      runs.setdefault(method, []).append(os.path.join(workdir, name))
+  out = plot.plot_comparison(runs, os.path.join(workdir, 'comparison.png'),
+                             teacher_workdir=teacher_dir)
+  table = plot.accuracy_table(runs, budgets(config.student.num_steps))
+  with open(os.path.join(workdir, 'comparison.md'), 'w') as f:
+    f.write(table + '\n')
+  log.info('pipeline: wrote %s and comparison.md\n%s', out, table)
+  return results
+
+
+def budgets(num_steps: int, count: int = 5) -> list[int]:
+  """Evenly spaced student step budgets for the summary table."""
+  return [num_steps * i // count for i in range(1, count + 1)]

@@ -1,0 +1,42 @@
+"""The resumable state of a run (step, params, optimizer state) in ``WORKDIR/checkpoints``.
+
+Kept apart from the trajectory: it carries the optimizer state, and only the latest two are
+kept.  Everything else a run needs to continue (data, step rngs) is a function of the step.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+SUBDIR = 'checkpoints'
+
+
+class RunCheckpoints:
+
+  def __init__(self, workdir: str):
+    options = ocp.CheckpointManagerOptions(max_to_keep=2, create=True,
+                                           cleanup_tmp_directories=True)
+    self._manager = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), SUBDIR),
+                                          options=options, item_names=('state',))
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def save(self, step: int, state) -> None:
+    if step in self._manager.all_steps():
+      return
+    self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)))
+
+  def restore(self, step: int, like_state):
+    """Restores into the structure, shapes and shardings of ``like_state``."""
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), like_state)
+    return self._manager.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))).state
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()

@@ -1,0 +1,69 @@
+"""The part of a config that defines one run, and the ``config.json`` that pins it to a workdir.
+
+A workdir holds one run.  Rerunning the same command resumes it; a command whose run-defining
+fields differ (anything outside ``loop``, which only sets cadence and chunking) is refused
+before anything is written, so it cannot mix two experiments in one directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pdistill.config_validation import ConfigError
+
+FILENAME = 'config.json'
+
+
+def run_section(method: str) -> str:
+  return 'teacher' if method == 'teacher' else 'student'
+
+
+def run_dict(config) -> dict:
+  """JSON-normal dict of what one (non-pipeline) run depends on."""
+  section = run_section(config.method)
+  d = {'method': config.method, 'seed': config.seed, 'data': config.data.to_dict(),
+       section: config[section].to_dict()}
+  if section == 'student' and config.method != 'progressive':
+    del d['student']['schedule']  # only progressive students read it
+  if config.method == 'ce':
+    d['student'] = {k: v for k, v in d['student'].items()
+                    if k not in ('alpha', 'temperature', 'teacher_workdir')}
+  return json.loads(json.dumps(d))
+
+
+def read(workdir: str) -> dict | None:
+  path = os.path.join(workdir, FILENAME)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _diff(saved, new, prefix=''):
+  if isinstance(saved, dict) and isinstance(new, dict):
+    for key in sorted(set(saved) | set(new)):
+      yield from _diff(saved.get(key), new.get(key), f'{prefix}{"." if prefix else ""}{key}')
+  elif saved != new:
+    yield prefix, saved, new
+
+
+def claim(workdir: str, config) -> bool:
+  """Pins ``workdir`` to this run; returns True when it already held it (a resume)."""
+  new = run_dict(config)
+  saved = read(workdir)
+  if saved is not None:
+    saved_run = {k: v for k, v in saved.items() if k != 'loop'}
+    diffs = list(_diff(saved_run, new))
+    if diffs:
+      field, was, now = diffs[0]
+      more = f' (and {len(diffs) - 1} more field(s))' if len(diffs) > 1 else ''
+      raise ConfigError(field, f'is {now!r} but the run already in {workdir} has {was!r}{more}; '
+                        'use the same config to resume it, or a new --workdir')
+    return True
+  os.makedirs(workdir, exist_ok=True)
+  tmp = os.path.join(workdir, FILENAME + '.tmp')
+  with open(tmp, 'w') as f:
+    json.dump({**new, 'loop': config.loop.to_dict()}, f, indent=2)
+  os.replace(tmp, os.path.join(workdir, FILENAME))
+  return False

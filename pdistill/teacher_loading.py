@@ -1,0 +1,88 @@
+"""Finds a finished teacher run, builds the student's schedule and loads its checkpoints stacked."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from pdistill import models, run_config, teacher_schedule, trajectory
+from pdistill.config_validation import ConfigError
+
+FIELD = 'student.teacher_workdir'
+
+
+@dataclasses.dataclass
+class Teacher:
+  apply: Callable
+  stack: Any  # params pytree, leading axis = schedule position
+  schedule: teacher_schedule.TeacherSchedule
+  workdir: str
+
+
+def _steps_text(steps) -> str:
+  steps = list(steps)
+  if len(steps) <= 12:
+    return str(steps)
+  return f'[{", ".join(map(str, steps[:5]))}, ..., {", ".join(map(str, steps[-5:]))}] ({len(steps)} in all)'
+
+
+def find_teacher(config) -> tuple[dict, list[int]]:
+  """The teacher's run config and saved trajectory steps, or a ConfigError saying what is wrong."""
+  workdir = config.student.teacher_workdir
+  if not workdir:
+    raise ConfigError(FIELD, 'is empty: set it to the workdir of a finished teacher run')
+  if not os.path.isdir(workdir):
+    raise ConfigError(FIELD, f'{workdir!r} does not exist: train the teacher first '
+                      '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
+  saved_config = run_config.read(workdir)
+  if saved_config is None:
+    raise ConfigError(FIELD, f'{workdir!r} has no {run_config.FILENAME}: not a pdistill run')
+  if saved_config['method'] != 'teacher':
+    raise ConfigError(FIELD, f'{workdir!r} holds a {saved_config["method"]!r} run, not a '
+                      'teacher run')
+  data = run_config.run_dict(config)['data']
+  for key in sorted(set(data) | set(saved_config['data'])):
+    if data.get(key) != saved_config['data'].get(key):
+      raise ConfigError(f'data.{key}', f'is {data.get(key)!r} but the teacher in {workdir!r} '
+                        f'was trained with {saved_config["data"].get(key)!r}')
+  steps = trajectory.saved_steps(workdir)
+  final = saved_config['teacher']['num_steps']
+  if final not in steps:
+    latest = max(steps) if steps else None
+    raise ConfigError(FIELD, f'the teacher run in {workdir!r} is not finished (latest '
+                      f'trajectory step {latest} of {final}); rerun its command to finish it')
+  return saved_config, steps
+
+
+def build_schedule(config, saved_steps: list[int], final_step: int):
+  student = config.student
+  if config.method == 'one_shot':
+    return teacher_schedule.one_shot(final_step)
+  schedule = student.schedule
+  if schedule.kind == 'manual':
+    for c in schedule.checkpoints:
+      if c != -1 and c not in saved_steps:
+        raise ConfigError('student.schedule.checkpoints',
+                          f'teacher checkpoint {c} does not exist in '
+                          f'{os.path.join(student.teacher_workdir, trajectory.SUBDIR)}; saved '
+                          f'steps are {_steps_text(saved_steps)} (-1 means the final one)')
+    return teacher_schedule.manual(schedule.checkpoints, schedule.steps_per_checkpoint,
+                                   final_step)
+  return teacher_schedule.multiplier_rule(saved_steps, schedule.multiplier, student.num_steps)
+
+
+def load_teacher(config, sharding) -> Teacher:
+  saved_config, steps = find_teacher(config)
+  workdir = config.student.teacher_workdir
+  schedule = build_schedule(config, steps, saved_config['teacher']['num_steps'])
+  model = models.build(ml_collections.ConfigDict(saved_config['teacher']['model']),
+                       config.data.num_labels)
+  dummy = jnp.zeros((1, config.data.n), jnp.float32)
+  abstract = jax.eval_shape(model.init, jax.random.key(0), dummy)['params']
+  stack = trajectory.load_stacked(workdir, schedule.teacher_steps, abstract, sharding)
+  return Teacher(apply=model.apply, stack=stack, schedule=schedule, workdir=workdir)

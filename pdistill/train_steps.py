@@ -1,0 +1,124 @@
+"""Pure training and evaluation steps, and the fused multi-step chunk that jit compiles.
+
+A step is ``(state, batch, rng) -> (state, metrics)``.  A batch holds ``inputs``, ``labels``,
+optionally ``weights`` (which positions count) and, when distilling, ``teacher_logits``.
+
+A chunk runs many steps inside one jit call (``lax.scan``).  Its batches are a pure function of
+the step number; when distilling, the teacher checkpoint is picked from the stacked trajectory
+by the schedule position of the chunk's first step (inside jit) and its logits for the whole
+chunk come from one batched forward pass before the scan: a batch-1 teacher forward inside the
+scan is memory-bound and about 3.5x slower (../shared/perf_baseline.md, section 7).  The
+training loop never lets a chunk straddle a teacher switch, so this is exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from pdistill import losses
+from pdistill.teacher_schedule import position_in_jit
+
+
+class TrainState(flax.struct.PyTreeNode):
+  step: jax.Array
+  params: Any
+  opt_state: Any
+
+
+def create_state(params, tx: optax.GradientTransformation) -> TrainState:
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
+                    distill: bool, alpha: float = 1.0, temperature: float = 1.0):
+  """CE step (labels only) or distillation step (alpha-mix of labels and teacher targets)."""
+
+  def loss_fn(params, batch):
+    logits = apply_fn({'params': params}, batch['inputs'])
+    weights = batch.get('weights')
+    if distill:
+      loss = losses.distillation_loss(logits, batch['labels'], batch['teacher_logits'],
+                                      alpha=alpha, temperature=temperature, weights=weights)
+    else:
+      loss = losses.cross_entropy(logits, batch['labels'], weights)
+    return loss, logits
+
+  def train_step(state: TrainState, batch, rng):
+    del rng  # no stochastic layers yet; kept so every step has the same signature
+    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'],
+                                                           batch.get('weights'))}
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step
+
+
+def make_eval_fn(apply_fn: Callable, eval_batch_size: int):
+  """Mean loss and accuracy over a fixed eval set, in sub-batches so wide models fit in memory."""
+
+  def evaluate(params, eval_set):
+    logits = apply_in_batches(lambda x: apply_fn({'params': params}, x), eval_set['inputs'],
+                              eval_batch_size)
+    weights = eval_set.get('weights')
+    return {'loss': losses.cross_entropy(logits, eval_set['labels'], weights),
+            'accuracy': losses.accuracy(logits, eval_set['labels'], weights)}
+
+  return evaluate
+
+
+def apply_in_batches(fn: Callable, inputs: jax.Array, max_rows: int) -> jax.Array:
+  """fn over the leading axis in groups of at most ``max_rows`` rows (lax.map; exact split)."""
+  rows = inputs.shape[0]
+  group = _largest_divisor_at_most(rows, max_rows)
+  if group == rows:
+    return fn(inputs)
+  out = jax.lax.map(fn, inputs.reshape((rows // group, group) + inputs.shape[1:]))
+  return out.reshape((rows,) + out.shape[2:])
+
+
+def _largest_divisor_at_most(n: int, bound: int) -> int:
+  return max(d for d in range(1, min(n, max(bound, 1)) + 1) if n % d == 0)
+
+
+def make_chunk_fn(train_step: Callable, batch_fn: Callable, *, batch_sharding,
+                  teacher_apply: Callable | None = None, teacher_batch_rows: int = 4096):
+  """Builds ``chunk(state, teacher_stack, starts, data_key, rng, start_step, length)``.
+
+  ``batch_fn(data_key, step)`` returns the batch of one step.  ``length`` is static: the loop
+  uses a handful of distinct chunk lengths, each compiled once.
+  """
+
+  def chunk(state, teacher_stack, starts, data_key, rng, start_step, length: int):
+    steps = start_step + jnp.arange(length)
+    batches = jax.vmap(lambda s: batch_fn(data_key, s))(steps)
+    batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
+    if teacher_apply is not None:
+      position = position_in_jit(starts, start_step)
+      teacher = jax.tree.map(lambda a: a[position], teacher_stack)
+      inputs = batches['inputs']
+      flat = inputs.reshape((-1,) + inputs.shape[2:])
+      logits = apply_in_batches(lambda x: teacher_apply({'params': teacher}, x), flat,
+                                teacher_batch_rows)
+      batches['teacher_logits'] = jax.lax.stop_gradient(
+          logits.reshape(inputs.shape[:2] + logits.shape[1:]))
+
+    def body(carry, xs):
+      state, sums = carry
+      step, batch = xs
+      state, metrics = train_step(state, batch, jax.random.fold_in(rng, step))
+      return (state, jax.tree.map(jnp.add, sums, metrics)), None
+
+    first = jax.tree.map(lambda a: a[0], batches)
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                         jax.eval_shape(train_step, state, first, rng)[1])
+    (state, sums), _ = jax.lax.scan(body, (state, zeros), (steps, batches))
+    return state, jax.tree.map(lambda s: s / length, sums)
+
+  return chunk
