@@ -26,6 +26,7 @@ class MetricsLog:
     Records past ``resume_step`` were written by an interrupted attempt after its last
     checkpoint; this attempt recomputes them, so they are dropped (atomically) to avoid twins.
     """
+    os.makedirs(workdir, exist_ok=True)
     self._path = os.path.join(workdir, FILENAME)
     kept = [r for r in read(workdir) if r['step'] <= resume_step]
     if len(kept) != len(read(workdir)):

@@ -57,9 +57,9 @@ def claim(workdir: str, config) -> bool:
     diffs = list(_diff(saved_run, new))
     if diffs:
       field, was, now = diffs[0]
-      more = f' (and {len(diffs) - 1} more field(s))' if len(diffs) > 1 else ''
-      raise ConfigError(field, f'is {now!r} but the run already in {workdir} has {was!r}{more}; '
-                        'use the same config to resume it, or a new --workdir')
+      others = ''.join(f'; config.{f} is {n!r} (run has {w!r})' for f, w, n in diffs[1:])
+      raise ConfigError(field, f'is {now!r} but the run already in {workdir} has {was!r}'
+                        f'{others}; use the same config to resume it, or a new --workdir')
     return True
   os.makedirs(workdir, exist_ok=True)
   tmp = os.path.join(workdir, FILENAME + '.tmp')

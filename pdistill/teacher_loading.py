@@ -14,6 +14,8 @@ from pdistill import models, run_config, teacher_schedule, trajectory
 from pdistill.config_validation import ConfigError
 
 FIELD = 'student.teacher_workdir'
+# What defines the task a teacher solved; how a run evaluates itself may differ.
+TASK_FIELDS = ('task', 'n', 'k', 'num_labels', 'support', 'support_seed')
 
 
 @dataclasses.dataclass
@@ -46,7 +48,7 @@ def find_teacher(config) -> tuple[dict, list[int]]:
     raise ConfigError(FIELD, f'{workdir!r} holds a {saved_config["method"]!r} run, not a '
                       'teacher run')
   data = run_config.run_dict(config)['data']
-  for key in sorted(set(data) | set(saved_config['data'])):
+  for key in TASK_FIELDS:
     if data.get(key) != saved_config['data'].get(key):
       raise ConfigError(f'data.{key}', f'is {data.get(key)!r} but the teacher in {workdir!r} '
                         f'was trained with {saved_config["data"].get(key)!r}')

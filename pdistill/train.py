@@ -77,7 +77,8 @@ def train_run(config, workdir: str) -> dict:
   batch_fn = functools.partial(parity_data.train_batch, task, batch_size=run.batch_size)
   chunk = jax.jit(
       train_steps.make_chunk_fn(train_step, batch_fn,
-                                batch_sharding=data_mesh.batch_sharded(mesh, 1),
+                                batch_sharding=(data_mesh.batch_sharded(mesh, 1)
+                                                if mesh.size > 1 else None),
                                 teacher_apply=teacher.apply if teacher else None,
                                 teacher_batch_rows=loop.teacher_batch_rows),
       static_argnames=('length',), donate_argnums=(0,))

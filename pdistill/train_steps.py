@@ -87,18 +87,21 @@ def _largest_divisor_at_most(n: int, bound: int) -> int:
   return max(d for d in range(1, min(n, max(bound, 1)) + 1) if n % d == 0)
 
 
-def make_chunk_fn(train_step: Callable, batch_fn: Callable, *, batch_sharding,
+def make_chunk_fn(train_step: Callable, batch_fn: Callable, *, batch_sharding=None,
                   teacher_apply: Callable | None = None, teacher_batch_rows: int = 4096):
   """Builds ``chunk(state, teacher_stack, starts, data_key, rng, start_step, length)``.
 
   ``batch_fn(data_key, step)`` returns the batch of one step.  ``length`` is static: the loop
-  uses a handful of distinct chunk lengths, each compiled once.
+  uses a handful of distinct chunk lengths, each compiled once.  ``batch_sharding`` spreads
+  each step's batch over the data mesh; leave it None on one device, where the constraint
+  alone makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).
   """
 
   def chunk(state, teacher_stack, starts, data_key, rng, start_step, length: int):
     steps = start_step + jnp.arange(length)
     batches = jax.vmap(lambda s: batch_fn(data_key, s))(steps)
-    batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
+    if batch_sharding is not None:
+      batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
     if teacher_apply is not None:
       position = position_in_jit(starts, start_step)
       teacher = jax.tree.map(lambda a: a[position], teacher_stack)
