@@ -65,7 +65,7 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
       for w in workdirs:
         ax.plot(*_curve(w, metric), color=color, lw=0.7, alpha=0.35)
   ax.set(title='students', xlabel='student step', ylabel=metric)
-  ax.legend()
+  ax.legend(loc='lower right')
   for a in axes:
     a.grid(alpha=0.3)
   fig.tight_layout()
