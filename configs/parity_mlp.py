@@ -25,62 +25,22 @@ Examples::
       --config.student.teacher_workdir=runs/teacher --workdir=runs/progressive
 """
 
-import ml_collections
+from pdistill import config_builders as cb
 
-METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive')
 SIZES = ('full', 'repro', 'smoke')
+METHODS = cb.METHODS
 
 
-def optimizer(name='sgd', learning_rate=5e-3, lr_schedule='constant', warmup_frac=0.0):
-  return ml_collections.ConfigDict(dict(
-      name=name, learning_rate=learning_rate, lr_schedule=lr_schedule, warmup_frac=warmup_frac,
-      momentum=0.0, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0))
-
-
-def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  tokens = [t for t in (arg or '').split(',') if t]
-  unknown = [t for t in tokens if t not in METHODS + SIZES]
-  if unknown:
-    raise ValueError(f'unknown config option(s) {unknown}: valid methods {METHODS}, '
-                     f'sizes {SIZES}')
-  method = next((t for t in tokens if t in METHODS), 'pipeline')
-  size = next((t for t in tokens if t in SIZES), 'full')
-
-  c = ml_collections.ConfigDict()
-  c.method = method
-  c.size = size
-  c.seed = 0
-  c.pipeline_methods = ('ce', 'one_shot', 'progressive')
-  c.pipeline_student_seeds = (0,)  # the pipeline trains every student method once per seed
-
-  c.data = ml_collections.ConfigDict(dict(
-      task='sparse_parity', n=100, k=6, num_labels=2, support='first', support_seed=0,
-      eval_size=4096, eval_seed=12345))
-
-  c.teacher = ml_collections.ConfigDict(dict(
-      model=ml_collections.ConfigDict(dict(name='mlp', hidden=(50_000,))),
-      optim=optimizer('sgd', 5e-3, 'constant'),
-      batch_size=1, num_steps=8_000_000, trajectory_every_steps=100_000))
-
-  c.student = ml_collections.ConfigDict(dict(
-      model=ml_collections.ConfigDict(dict(name='mlp', hidden=(1_000,))),
-      optim=optimizer('sgd', 1e-2, 'cosine', 0.06),
-      batch_size=1, num_steps=8_000_000,
-      trajectory_every_steps=0,
-      alpha=0.0,  # weight of the label CE; 1 - alpha on the teacher targets
-      temperature=1.0,  # 0 = teacher argmax
-      teacher_workdir='',  # a finished teacher run; the pipeline fills it in
-      schedule=ml_collections.ConfigDict(dict(
-          kind='multiplier',  # progressive only: manual | multiplier
-          checkpoints=(-1,),  # manual: teacher steps (-1 = final) ...
-          steps_per_checkpoint=(),  # ... each used this many student steps; the last till the end
-          multiplier=1.0))))  # multiplier: first checkpoint at or after student_step * multiplier
-
-  c.loop = ml_collections.ConfigDict(dict(
-      chunk_steps=5_000,  # steps fused into one jit call
-      eval_every_steps=50_000, checkpoint_every_steps=100_000, eval_batch_size=512,
-      teacher_batch_rows=1_024, log_every_secs=30.0,
-      num_devices=0))  # 0 = all local devices (as many as evenly split the batch)
+def get_config(arg: str | None = None):
+  method, size = cb.parse_options(arg, SIZES)
+  c = cb.experiment(
+      method, size,
+      data=dict(task='sparse_parity', n=100, k=6, num_labels=2, support='first', support_seed=0,
+                eval_size=4096),
+      teacher=dict(model=cb.mlp((50_000,)), optim=cb.optimizer('sgd', 5e-3, 'constant'),
+                   batch_size=1, num_steps=8_000_000, trajectory_every_steps=100_000),
+      student=dict(model=cb.mlp((1_000,)), optim=cb.optimizer('sgd', 1e-2, 'cosine', 0.06),
+                   batch_size=1, num_steps=8_000_000))
 
   if size == 'repro':
     c.data.update(n=50, k=5)

@@ -6,7 +6,7 @@ ml_collections itself (``--config.x=y`` only sets existing fields, with their ty
 
 from __future__ import annotations
 
-from pdistill import models, optimizers, teacher_schedule
+from pdistill import models, optimizers, pcfg, tasks, teacher_schedule
 
 METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive')
 STUDENT_METHODS = ('ce', 'one_shot', 'progressive')
@@ -74,24 +74,57 @@ def validate(config) -> None:
 
 
 def _validate_data(config) -> None:
-  _choice(config, 'data.task', ('sparse_parity',))
-  for field in ('n', 'k', 'num_labels', 'eval_size'):
-    _positive(config, f'data.{field}')
+  _choice(config, 'data.task', tasks.TASKS)
+  _positive(config, 'data.eval_size')
   data = config.data
-  labels = data.num_labels
-  _require(labels >= 2 and labels & (labels - 1) == 0, 'data.num_labels',
-           f'must be a power of two >= 2 (2**depth leaves of the label tree), got {labels}')
-  _choice(config, 'data.support', ('first', 'random'))
-  needed = (labels - 1) * data.k
-  _require(needed <= data.n, 'data.k',
-           f'{labels - 1} support sets of k={data.k} need {needed} coordinates but n={data.n}')
+  if data.task == 'sparse_parity':
+    for field in ('n', 'k', 'num_labels'):
+      _positive(config, f'data.{field}')
+    labels = data.num_labels
+    _require(labels >= 2 and labels & (labels - 1) == 0, 'data.num_labels',
+             f'must be a power of two >= 2 (2**depth leaves of the label tree), got {labels}')
+    _choice(config, 'data.support', ('first', 'random'))
+    needed = (labels - 1) * data.k
+    _require(needed <= data.n, 'data.k',
+             f'{labels - 1} support sets of k={data.k} need {needed} coordinates but n={data.n}')
+  else:
+    _choice(config, 'data.grammar', pcfg.GRAMMARS)
+    if data.task == 'pcfg_mlm':
+      _require(0 < data.mask_rate < 1, 'data.mask_rate',
+               f'must be in (0, 1), got {data.mask_rate!r}')
+    else:
+      _require(data.boundary_depth in range(pcfg.DEPTHS), 'data.boundary_depth',
+               f'must be 0..{pcfg.DEPTHS - 1} (6 = every token), got {data.boundary_depth!r}')
+
+
+def _sequence_length(data) -> int | None:
+  if data.task == 'sparse_parity':
+    return data.n if data.get('as_tokens', False) else None
+  seq = pcfg.load(data.grammar).seq_len
+  return seq - 1 if data.task == 'pcfg_next_token' else seq
 
 
 def _validate_run(config, run: str) -> None:
   _choice(config, f'{run}.model.name', models.MODEL_NAMES)
-  hidden = _get(config, f'{run}.model.hidden')
-  _require(len(hidden) > 0 and all(isinstance(h, int) and h > 0 for h in hidden),
-           f'{run}.model.hidden', f'must be a non-empty tuple of positive widths, got {hidden!r}')
+  model = _get(config, f'{run}.model')
+  seq = _sequence_length(config.data)
+  if model.name == 'mlp':
+    hidden = model.hidden
+    _require(len(hidden) > 0 and all(isinstance(h, int) and h > 0 for h in hidden),
+             f'{run}.model.hidden',
+             f'must be a non-empty tuple of positive widths, got {hidden!r}')
+    _require(seq is None, f'{run}.model.name',
+             f"'mlp' takes real-valued inputs but data.task={config.data.task!r} gives tokens; "
+             "use 'gpt2' or 'bert'")
+  else:
+    for field in ('width', 'depth', 'num_heads', 'max_len'):
+      _positive(config, f'{run}.model.{field}')
+    _require(model.width % model.num_heads == 0, f'{run}.model.num_heads',
+             f'{model.num_heads} heads do not divide width {model.width}')
+    _require(seq is not None, 'data.as_tokens',
+             f'model {model.name!r} needs token inputs: set data.as_tokens=True')
+    _require(model.max_len >= seq, f'{run}.model.max_len',
+             f'{model.max_len} is shorter than the task\'s sequences ({seq} tokens)')
   _choice(config, f'{run}.optim.name', optimizers.OPTIMIZERS)
   _choice(config, f'{run}.optim.lr_schedule', optimizers.LR_SCHEDULES)
   _positive(config, f'{run}.optim.learning_rate')

@@ -7,15 +7,12 @@ import os
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 
-from pdistill import models, run_config, teacher_schedule, trajectory
+from pdistill import models, run_config, tasks, teacher_schedule, trajectory
 from pdistill.config_validation import ConfigError
 
 FIELD = 'student.teacher_workdir'
-# What defines the task a teacher solved; how a run evaluates itself may differ.
-TASK_FIELDS = ('task', 'n', 'k', 'num_labels', 'support', 'support_seed')
 
 
 @dataclasses.dataclass
@@ -48,7 +45,8 @@ def find_teacher(config) -> tuple[dict, list[int]]:
     raise ConfigError(FIELD, f'{workdir!r} holds a {saved_config["method"]!r} run, not a '
                       'teacher run')
   data = run_config.run_dict(config)['data']
-  for key in TASK_FIELDS:
+  # What defines the task a teacher solved must match; how a run evaluates itself may differ.
+  for key in sorted((set(data) | set(saved_config['data'])) - set(tasks.EVAL_FIELDS)):
     if data.get(key) != saved_config['data'].get(key):
       raise ConfigError(f'data.{key}', f'is {data.get(key)!r} but the teacher in {workdir!r} '
                         f'was trained with {saved_config["data"].get(key)!r}')
@@ -78,13 +76,11 @@ def build_schedule(config, saved_steps: list[int], final_step: int):
   return teacher_schedule.multiplier_rule(saved_steps, schedule.multiplier, student.num_steps)
 
 
-def load_teacher(config, sharding) -> Teacher:
+def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
   saved_config, steps = find_teacher(config)
   workdir = config.student.teacher_workdir
   schedule = build_schedule(config, steps, saved_config['teacher']['num_steps'])
-  model = models.build(ml_collections.ConfigDict(saved_config['teacher']['model']),
-                       config.data.num_labels)
-  dummy = jnp.zeros((1, config.data.n), jnp.float32)
-  abstract = jax.eval_shape(model.init, jax.random.key(0), dummy)['params']
+  model = models.build(ml_collections.ConfigDict(saved_config['teacher']['model']), task)
+  abstract = jax.eval_shape(model.init, jax.random.key(0), task.init_inputs)['params']
   stack = trajectory.load_stacked(workdir, schedule.teacher_steps, abstract, sharding)
   return Teacher(apply=model.apply, stack=stack, schedule=schedule, workdir=workdir)

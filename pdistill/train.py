@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 
 import jax
 import jax.numpy as jnp
 
-from pdistill import (data_mesh, metrics_log, models, optimizers, parity_data, progress,
-                      run_config, teacher_loading, train_steps)
+from pdistill import (data_mesh, metrics_log, models, optimizers, progress, run_config, tasks,
+                      teacher_loading, train_steps)
 from pdistill.config_validation import validate
 from pdistill.run_checkpoint import RunCheckpoints
 from pdistill.trajectory import TrajectoryWriter
@@ -45,7 +44,7 @@ def train_run(config, workdir: str) -> dict:
   validate(config)
   section = run_config.run_section(config.method)
   run, loop, data = config[section], config.loop, config.data
-  task = parity_data.make_task(data.n, data.k, data.num_labels, data.support, data.support_seed)
+  task = tasks.build(data, run.batch_size)
   devices = jax.devices()[:loop.num_devices] if loop.num_devices else None
   mesh = data_mesh.make_mesh(run.batch_size, devices)
   replicated = data_mesh.replicated(mesh)
@@ -53,15 +52,15 @@ def train_run(config, workdir: str) -> dict:
   # Everything that can fail on bad input happens before the workdir is touched.
   teacher = None
   if config.method in ('one_shot', 'progressive'):
-    teacher = teacher_loading.load_teacher(config, replicated)
+    teacher = teacher_loading.load_teacher(config, task, replicated)
   run_config.claim(workdir, config)
 
-  model = models.build(run.model, data.num_labels)
+  model = models.build(run.model, task)
   tx = optimizers.make_optimizer(run.optim, run.num_steps)
   key = jax.random.key(config.seed)
   init_key, data_key, step_key = (jax.random.fold_in(key, i) for i in range(3))
-  dummy = jnp.zeros((1, data.n), jnp.float32)
-  init = jax.jit(lambda k: train_steps.create_state(model.init(k, dummy)['params'], tx),
+  init = jax.jit(lambda k: train_steps.create_state(model.init(k, task.init_inputs)['params'],
+                                                    tx),
                  out_shardings=replicated)
   state = init(init_key)
 
@@ -74,19 +73,17 @@ def train_run(config, workdir: str) -> dict:
   train_step = train_steps.make_train_step(
       model.apply, tx, distill=teacher is not None,
       alpha=run.get('alpha', 1.0), temperature=run.get('temperature', 1.0))
-  batch_fn = functools.partial(parity_data.train_batch, task, batch_size=run.batch_size)
+  batch_sharding = data_mesh.batch_sharded(mesh, 1) if mesh.size > 1 else None
   chunk = jax.jit(
-      train_steps.make_chunk_fn(train_step, batch_fn,
-                                batch_sharding=(data_mesh.batch_sharded(mesh, 1)
-                                                if mesh.size > 1 else None),
+      train_steps.make_chunk_fn(train_step, task.device_batch,
+                                batch_sharding=batch_sharding,
                                 teacher_apply=teacher.apply if teacher else None,
                                 teacher_batch_rows=loop.teacher_batch_rows),
       static_argnames=('length',), donate_argnums=(0,))
   evaluate = jax.jit(train_steps.make_eval_fn(model.apply, loop.eval_batch_size))
   eval_sharding = (data_mesh.batch_sharded(mesh, 0) if data.eval_size % mesh.size == 0
                    else replicated)
-  eval_set = jax.device_put(parity_data.eval_set(task, data.eval_seed, data.eval_size),
-                            eval_sharding)
+  eval_set = jax.device_put(task.eval_set, eval_sharding)
   teacher_stack = teacher.stack if teacher else None
   starts = jnp.asarray(teacher.schedule.starts if teacher else (0,), jnp.int32)
 
@@ -119,11 +116,22 @@ def train_run(config, workdir: str) -> dict:
       on_eval(0)
     else:
       last = next((r for r in reversed(metrics_log.read(workdir)) if r['step'] <= start), {})
+    def chunk_data(begin):
+      """(end, data) of the chunk starting at ``begin``: the data key, or host batches."""
+      end = _stop_points(begin, run.num_steps, [loop.chunk_steps] + eval_every, teacher)
+      if task.device_batch is not None:
+        return end, data_key
+      batches = tasks.host_chunk(task, config.seed, begin, end - begin)
+      return end, jax.device_put(batches, batch_sharding or replicated)
+
     step = start
+    upcoming = chunk_data(step) if step < run.num_steps else None
     while step < run.num_steps:
-      end = _stop_points(step, run.num_steps, [loop.chunk_steps] + eval_every, teacher)
-      state, chunk_metrics = chunk(state, teacher_stack, starts, data_key, step_key, step,
+      end, chunk_input = upcoming
+      state, chunk_metrics = chunk(state, teacher_stack, starts, chunk_input, step_key, step,
                                    length=end - step)
+      # Made while the device runs the chunk just dispatched (jax dispatch is asynchronous).
+      upcoming = chunk_data(end) if end < run.num_steps else None
       for k, v in chunk_metrics.items():
         sums[k] = sums.get(k, 0.0) + float(v) * (end - step)
       counted += end - step

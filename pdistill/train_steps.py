@@ -87,19 +87,22 @@ def _largest_divisor_at_most(n: int, bound: int) -> int:
   return max(d for d in range(1, min(n, max(bound, 1)) + 1) if n % d == 0)
 
 
-def make_chunk_fn(train_step: Callable, batch_fn: Callable, *, batch_sharding=None,
-                  teacher_apply: Callable | None = None, teacher_batch_rows: int = 4096):
-  """Builds ``chunk(state, teacher_stack, starts, data_key, rng, start_step, length)``.
+def make_chunk_fn(train_step: Callable, batch_fn: Callable | None = None, *,
+                  batch_sharding=None, teacher_apply: Callable | None = None,
+                  teacher_batch_rows: int = 4096):
+  """Builds ``chunk(state, teacher_stack, starts, data, rng, start_step, length)``.
 
-  ``batch_fn(data_key, step)`` returns the batch of one step.  ``length`` is static: the loop
-  uses a handful of distinct chunk lengths, each compiled once.  ``batch_sharding`` spreads
-  each step's batch over the data mesh; leave it None on one device, where the constraint
-  alone makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).
+  With ``batch_fn(data_key, step)`` the chunk draws its batches on device and ``data`` is the
+  data key; without it ``data`` is the chunk's batches, stacked on a leading step axis (made on
+  the host).  ``length`` is static: the loop uses a handful of distinct chunk lengths, each
+  compiled once.  ``batch_sharding`` spreads each step's batch over the data mesh; leave it
+  None on one device, where the constraint alone makes XLA's CPU scan 6x slower (measured:
+  benchmarks/RESULTS.md).
   """
 
-  def chunk(state, teacher_stack, starts, data_key, rng, start_step, length: int):
+  def chunk(state, teacher_stack, starts, data, rng, start_step, length: int):
     steps = start_step + jnp.arange(length)
-    batches = jax.vmap(lambda s: batch_fn(data_key, s))(steps)
+    batches = jax.vmap(lambda s: batch_fn(data, s))(steps) if batch_fn is not None else data
     if batch_sharding is not None:
       batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
     if teacher_apply is not None:
@@ -109,8 +112,8 @@ def make_chunk_fn(train_step: Callable, batch_fn: Callable, *, batch_sharding=No
       flat = inputs.reshape((-1,) + inputs.shape[2:])
       logits = apply_in_batches(lambda x: teacher_apply({'params': teacher}, x), flat,
                                 teacher_batch_rows)
-      batches['teacher_logits'] = jax.lax.stop_gradient(
-          logits.reshape(inputs.shape[:2] + logits.shape[1:]))
+      batches = {**batches, 'teacher_logits': jax.lax.stop_gradient(
+          logits.reshape(inputs.shape[:2] + logits.shape[1:]))}
 
     def body(carry, xs):
       state, sums = carry

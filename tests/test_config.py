@@ -36,6 +36,7 @@ def test_unknown_variant_lists_the_valid_ones():
     ('teacher.optim.name', 'rmsprop', "config.teacher.optim.name: 'rmsprop' is not one of"),
     ('data.num_labels', 3, 'config.data.num_labels: must be a power of two'),
     ('data.k', 30, 'config.data.k: 1 support sets of k=30 need 30 coordinates but n=20'),
+    ('data.task', 'pcfg', "config.data.task: 'pcfg' is not one of"),
     ('student.alpha', 1.5, r'config.student.alpha: must be in \[0, 1\]'),
     ('student.schedule.kind', 'linear', "config.student.schedule.kind: 'linear' is not one of"),
     ('student.schedule.steps_per_checkpoint', (1, 2),

@@ -13,8 +13,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdistill import (metrics_log, parity_data, teacher_loading, trajectory, train_steps,
-                      optimizers, models, data_mesh)
+from pdistill import (data_mesh, metrics_log, models, optimizers, parity_data, tasks,
+                      teacher_loading, train_steps, trajectory)
 from pdistill.train import train_and_evaluate
 from tiny_configs import REPO, tiny
 
@@ -63,9 +63,9 @@ def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):
   """The chunk's precomputed teacher logits and schedule indexing match stepping one at a time."""
   c = student('progressive', teacher_dir)
   mesh = data_mesh.make_mesh(1, jax.devices()[:1])
-  teacher = teacher_loading.load_teacher(c, data_mesh.replicated(mesh))
+  teacher = teacher_loading.load_teacher(c, tasks.build(c.data, 1), data_mesh.replicated(mesh))
   task = parity_data.make_task(c.data.n, c.data.k)
-  model = models.build(c.student.model, 2)
+  model = models.build(c.student.model, tasks.build(c.data, 1))
   tx = optimizers.make_optimizer(c.student.optim, c.student.num_steps)
   state = train_steps.create_state(model.init(jax.random.key(0), jnp.zeros((1, 12)))['params'],
                                    tx)

@@ -1,11 +1,24 @@
-"""Model zoo: ``build(model_config, num_labels)`` returns a Flax module."""
+"""Model zoo: ``build(model_config, task)`` returns a Flax module for a task's inputs/outputs."""
 
 from pdistill.models.mlp import MLP
+from pdistill.models.transformer import Transformer
 
-MODEL_NAMES = ('mlp',)
+MODEL_NAMES = ('mlp', 'gpt2', 'bert')
 
 
-def build(model_config, num_labels: int):
-  if model_config.name == 'mlp':
-    return MLP(hidden=tuple(model_config.hidden), num_labels=num_labels)
-  raise ValueError(f'model.name must be one of {MODEL_NAMES}, got {model_config.name!r}')
+def build(model_config, task):
+  name = model_config.name
+  if name == 'mlp':
+    if task.vocab_size is not None:
+      raise ValueError(f'model.name=mlp needs real-valued inputs, but task {task.name!r} gives '
+                       'tokens; use gpt2 or bert')
+    return MLP(hidden=tuple(model_config.hidden), num_labels=task.num_outputs)
+  if name in ('gpt2', 'bert'):
+    if task.vocab_size is None:
+      raise ValueError(f'model.name={name} needs token inputs; set data.as_tokens=True')
+    return Transformer(vocab_size=task.vocab_size, num_outputs=task.num_outputs,
+                       width=model_config.width, depth=model_config.depth,
+                       num_heads=model_config.num_heads, max_len=model_config.max_len,
+                       causal=name == 'gpt2', readout=task.readout,
+                       pad_id=task.pad_id if name == 'bert' else None)
+  raise ValueError(f'model.name must be one of {MODEL_NAMES}, got {name!r}')
