@@ -35,14 +35,15 @@ def get_config(arg: str | None = None):
   method, size = cb.parse_options(arg, SIZES)
   c = cb.experiment(
       method, size,
-      data=dict(task='sparse_parity', n=100, k=6, num_labels=2, support='first', support_seed=0,
-                eval_size=4096),
+      data=cb.parity_data(),
       teacher=dict(model=cb.mlp((50_000,)), optim=cb.optimizer('sgd', 5e-3, 'constant'),
                    batch_size=1, num_steps=8_000_000, trajectory_every_steps=100_000),
       student=dict(model=cb.mlp((1_000,)), optim=cb.optimizer('sgd', 1e-2, 'cosine', 0.06),
                    batch_size=1, num_steps=8_000_000))
 
+  c.student.curriculum.stage_steps = (1_000_000,)
   if size == 'repro':
+    c.student.curriculum.stage_steps = (100_000,)
     c.data.update(n=50, k=5)
     c.teacher.model.hidden = (2_000,)
     c.teacher.update(num_steps=600_000, trajectory_every_steps=10_000)
@@ -53,6 +54,7 @@ def get_config(arg: str | None = None):
                               steps_per_checkpoint=(100_000,))
     c.loop.update(eval_every_steps=10_000, checkpoint_every_steps=100_000)
   elif size == 'smoke':
+    c.student.curriculum.stage_steps = (4_000,)
     c.data.update(n=20, k=3, eval_size=1024)
     c.teacher.model.hidden = (256,)
     c.teacher.update(num_steps=20_000, trajectory_every_steps=1_000)

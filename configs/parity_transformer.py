@@ -23,8 +23,7 @@ def get_config(arg: str | None = None):
   method, size = cb.parse_options(arg, SIZES)
   c = cb.experiment(
       method, size,
-      data=dict(task='sparse_parity', n=100, k=6, num_labels=2, support='first', support_seed=0,
-                as_tokens=True, eval_size=4096),
+      data=cb.parity_data(as_tokens=True),
       teacher=dict(model=cb.transformer('gpt2', 256, 2, 32, 100),
                    optim=cb.optimizer('adam', 3e-4, 'cosine', 0.06),
                    batch_size=32, num_steps=250_000, trajectory_every_steps=3_125),
@@ -33,7 +32,9 @@ def get_config(arg: str | None = None):
                    batch_size=32, num_steps=250_000),
       loop=dict(chunk_steps=500, eval_every_steps=3_125, checkpoint_every_steps=12_500,
                 eval_batch_size=512, teacher_batch_rows=4_096))
+  c.student.curriculum.update(teacher_layers=(0, 1), stage_steps=(10_000, 10_000))
   if size == 'smoke':
+    c.student.curriculum.stage_steps = (150, 150)
     c.data.update(n=10, k=2, eval_size=512)
     c.teacher.model.update(width=32, num_heads=4, max_len=10)
     c.teacher.optim.learning_rate = 3e-3

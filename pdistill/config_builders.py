@@ -1,14 +1,14 @@
 """Pieces every experiment config is made of, so a config file holds only what is its own.
 
 A config file's ``get_config('METHOD,SIZE')`` picks the method (pipeline | teacher | ce |
-one_shot | progressive) and the size (full | repro | smoke, or what the file offers).
+one_shot | progressive | curriculum) and the size (full | repro | smoke, or what the file offers).
 """
 
 from __future__ import annotations
 
 import ml_collections
 
-METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive')
+from pdistill.config_validation import METHODS  # noqa: F401  (config files read it here)
 
 
 def parse_options(arg: str | None, sizes: tuple[str, ...]) -> tuple[str, str]:
@@ -56,10 +56,16 @@ def experiment(method: str, size: str, data: dict, teacher: dict, student: dict,
       temperature=1.0,  # 0 = teacher argmax
       teacher_workdir='',  # a finished teacher run; the pipeline fills it in
       schedule=ml_collections.ConfigDict(dict(
-          kind='multiplier',  # progressive only: manual | multiplier
+          kind='multiplier',  # progressive only: manual | multiplier | auto
           checkpoints=(-1,),  # manual: teacher steps (-1 = final) ...
           steps_per_checkpoint=(),  # ... each used this many student steps; the last till end
-          multiplier=1.0))),  # multiplier: first checkpoint at or after student_step * this
+          multiplier=1.0,  # multiplier: first checkpoint at or after student_step * this
+          auto_points=1,  # auto: intermediate checkpoints proposed from the teacher's curve
+          auto_metric='eval_accuracy')),  # auto: the curve whose transition is located
+      curriculum=ml_collections.ConfigDict(dict(  # method curriculum (Gupta & Karmalkar)
+          teacher_layers=(0,),  # teacher hidden layers matched, one stage each, in order
+          stage_steps=(1_000,),  # student steps of each of those stages; then output KD
+          projection_seed=0))),
       **student))
   c.loop = ml_collections.ConfigDict(dict(
       chunk_steps=5_000,  # steps fused into one jit call
@@ -67,4 +73,40 @@ def experiment(method: str, size: str, data: dict, teacher: dict, student: dict,
       teacher_batch_rows=1_024, log_every_secs=30.0,
       num_devices=0))  # 0 = all local devices (as many as evenly split the batch)
   c.loop.update(loop or {})
+  return c
+
+
+def parity_data(n=100, k=6, **extra) -> dict:
+  return dict(task='sparse_parity', n=n, k=k, num_labels=2, support='first', support_seed=0,
+              eval_size=4096, **extra)
+
+
+def pcfg_experiment(method: str, size: str, data: dict, model_name: str):
+  """The paper's PCFG setting for ``model_name`` (bert | gpt2), at size full or smoke.
+
+  full: cfg3b; teacher 4 layers x 32 heads, width 256; student 4 layers x 8 heads, width 64;
+  AdamW lr 5e-3, betas (0.9, 0.95), wd 0, 6% warmup + cosine, batch 512, 2,000 steps (one
+  epoch of 1,024,000 sentences), teacher checkpoint every 200 steps, students at temperature
+  0 (the reference's 1e-20) on the multiplier-1 rule.  Other sizes start from full.
+  """
+  adamw = lambda: optimizer('adamw', 5e-3, 'cosine', 0.06, b1=0.9, b2=0.95)
+  c = experiment(
+      method, size, data=dict(grammar='cfg3b', eval_size=512, **data),
+      teacher=dict(model=transformer(model_name, 256, 4, 32, 1024), optim=adamw(),
+                   batch_size=512, num_steps=2_000, trajectory_every_steps=200),
+      student=dict(model=transformer(model_name, 64, 4, 8, 1024), optim=adamw(),
+                   batch_size=512, num_steps=2_000, temperature=0.0),
+      loop=dict(chunk_steps=10, eval_every_steps=100, checkpoint_every_steps=200,
+                eval_batch_size=64, teacher_batch_rows=64, log_every_secs=30.0))
+  c.student.curriculum.update(teacher_layers=(1, 3), stage_steps=(200, 200))
+  if size == 'smoke':
+    c.student.curriculum.update(teacher_layers=(0, 1), stage_steps=(25, 25))
+    # Head dim 32: on a CPU, 8 heads of dim 8 are 3x slower ([batch, heads, T, T] tensors).
+    c.teacher.model.update(width=32, depth=2, num_heads=1)
+    c.teacher.update(batch_size=8, num_steps=200, trajectory_every_steps=50)
+    c.student.model.update(width=16, depth=2, num_heads=1)
+    c.student.update(batch_size=8, num_steps=200)
+    c.student.schedule.update(kind='manual', checkpoints=(100, -1), steps_per_checkpoint=(50,))
+    c.data.eval_size = 64
+    c.loop.update(eval_every_steps=50, checkpoint_every_steps=100, log_every_secs=5.0)
   return c

@@ -6,10 +6,11 @@ ml_collections itself (``--config.x=y`` only sets existing fields, with their ty
 
 from __future__ import annotations
 
-from pdistill import models, optimizers, pcfg, tasks, teacher_schedule
+from pdistill import models, optimizers, pcfg, phase_transition, tasks, teacher_schedule
 
-METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive')
-STUDENT_METHODS = ('ce', 'one_shot', 'progressive')
+METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive', 'curriculum')
+STUDENT_METHODS = ('ce', 'one_shot', 'progressive', 'curriculum')
+DISTILL_METHODS = ('one_shot', 'progressive', 'curriculum')  # they read a teacher
 
 
 class ConfigError(ValueError):
@@ -48,9 +49,14 @@ def _get(config, field: str):
 def validate(config) -> None:
   _choice(config, 'method', METHODS)
   if config.method == 'pipeline':
-    for m in config.pipeline_methods:
-      _require(m in STUDENT_METHODS, 'pipeline_methods',
-               f'{m!r} is not one of {STUDENT_METHODS}')
+    for entry in config.pipeline_methods:
+      method, _, kind = entry.partition(':')
+      _require(method in STUDENT_METHODS and (not kind or method == 'progressive'),
+               'pipeline_methods', f'{entry!r} is not one of {STUDENT_METHODS} (progressive '
+               f'may name a schedule kind, e.g. progressive:auto)')
+      _require(not kind or kind in teacher_schedule.SCHEDULE_KINDS, 'pipeline_methods',
+               f'{entry!r}: schedule kind {kind!r} is not one of '
+               f'{teacher_schedule.SCHEDULE_KINDS}')
   _validate_data(config)
   runs = {'pipeline': ('teacher', 'student'), 'teacher': ('teacher',)}.get(config.method,
                                                                           ('student',))
@@ -61,9 +67,16 @@ def validate(config) -> None:
     alpha = config.student.alpha
     _require(0 <= alpha <= 1, 'student.alpha', f'must be in [0, 1], got {alpha!r}')
     methods = config.pipeline_methods if config.method == 'pipeline' else (config.method,)
-    if 'progressive' in methods:
-      _validate_schedule(config)
-  if config.method in ('one_shot', 'progressive'):
+    if 'curriculum' in methods:
+      _validate_curriculum(config)
+    for entry in methods:
+      method, _, kind = entry.partition(':')
+      if method == 'progressive':
+        checked = config.copy_and_resolve_references()
+        if kind:
+          checked.student.schedule.kind = kind
+        _validate_schedule(checked)
+  if config.method in DISTILL_METHODS:
     _require(bool(config.student.teacher_workdir), 'student.teacher_workdir',
              'is empty: set it to the workdir of a finished teacher run '
              '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
@@ -151,5 +164,27 @@ def _validate_schedule(config) -> None:
     _require(sum(per) < config.student.num_steps, 'student.schedule.steps_per_checkpoint',
              f'sums to {sum(per)} >= student.num_steps={config.student.num_steps}, so the last '
              'checkpoint would never be used')
+  elif schedule.kind == 'auto':
+    _positive(config, 'student.schedule.auto_points')
+    _choice(config, 'student.schedule.auto_metric', tuple(phase_transition.RISING))
+    per = tuple(schedule.steps_per_checkpoint)
+    _require(len(per) == schedule.auto_points and all(p > 0 for p in per),
+             'student.schedule.steps_per_checkpoint',
+             f'auto needs one positive entry per proposed checkpoint (auto_points='
+             f'{schedule.auto_points}), got {per!r}')
   else:
     _positive(config, 'student.schedule.multiplier')
+
+
+def _validate_curriculum(config) -> None:
+  cur = config.student.curriculum
+  layers, steps = tuple(cur.teacher_layers), tuple(cur.stage_steps)
+  _require(len(layers) >= 1 and all(isinstance(l, int) and l >= 0 for l in layers),
+           'student.curriculum.teacher_layers',
+           f'must be a non-empty tuple of teacher hidden-layer indices, got {layers!r}')
+  _require(len(steps) == len(layers) and all(n > 0 for n in steps),
+           'student.curriculum.stage_steps',
+           f'needs one positive length per teacher layer ({len(layers)}), got {steps!r}')
+  _require(sum(steps) < config.student.num_steps, 'student.curriculum.stage_steps',
+           f'sums to {sum(steps)} >= student.num_steps={config.student.num_steps}, leaving no '
+           'output-distillation stage')

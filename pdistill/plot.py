@@ -18,7 +18,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pdistill import metrics_log, run_config  # noqa: E402
+from pdistill import metrics_log  # noqa: E402
 
 
 def _curve(workdir: str, metric: str):
@@ -34,11 +34,10 @@ def mean_std_curve(workdirs: list[str], metric: str):
   return np.array(common), values.mean(0), values.std(0)
 
 
-def _schedule_steps(workdir: str) -> list[int]:
-  saved = run_config.read(workdir) or {}
-  schedule = saved.get('student', {}).get('schedule', {})
-  return [c for c in schedule.get('checkpoints', []) if c != -1] if schedule.get(
-      'kind') == 'manual' else []
+def _intermediate_teacher_steps(workdir: str) -> list[int]:
+  """The teacher checkpoints a progressive run used before the final one (from its metrics)."""
+  used = sorted({int(r['teacher_step']) for r in metrics_log.read(workdir) if 'teacher_step' in r})
+  return used[:-1]
 
 
 def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str | None = None,
@@ -50,7 +49,7 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
     ax = axes[0]
     steps, values = _curve(teacher_workdir, metric)
     ax.plot(steps, values, color='black')
-    used = sorted({c for ws in runs.values() for w in ws for c in _schedule_steps(w)})
+    used = sorted({c for ws in runs.values() for w in ws for c in _intermediate_teacher_steps(w)})
     for c in used:
       ax.axvline(c, color='tab:red', ls='--', lw=1)
     ax.set(title='teacher' + (' (dashed: intermediate checkpoints used)' if used else ''),

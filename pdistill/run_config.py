@@ -26,6 +26,8 @@ def run_dict(config) -> dict:
        section: config[section].to_dict()}
   if section == 'student' and config.method != 'progressive':
     del d['student']['schedule']  # only progressive students read it
+  if section == 'student' and config.method != 'curriculum':
+    d['student'].pop('curriculum', None)
   if config.method == 'ce':
     d['student'] = {k: v for k, v in d['student'].items()
                     if k not in ('alpha', 'temperature', 'teacher_workdir')}

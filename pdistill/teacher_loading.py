@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from typing import Any, Callable
 
 import jax
 import ml_collections
 
-from pdistill import models, run_config, tasks, teacher_schedule, trajectory
+from pdistill import models, phase_transition, run_config, tasks, teacher_schedule, trajectory
 from pdistill.config_validation import ConfigError
 
 FIELD = 'student.teacher_workdir'
+log = logging.getLogger('pdistill')
 
 
 @dataclasses.dataclass
@@ -21,6 +23,7 @@ class Teacher:
   stack: Any  # params pytree, leading axis = schedule position
   schedule: teacher_schedule.TeacherSchedule
   workdir: str
+  model_config: dict
 
 
 def _steps_text(steps) -> str:
@@ -61,9 +64,18 @@ def find_teacher(config) -> tuple[dict, list[int]]:
 
 def build_schedule(config, saved_steps: list[int], final_step: int):
   student = config.student
-  if config.method == 'one_shot':
+  if config.method in ('one_shot', 'curriculum'):  # the final teacher only
     return teacher_schedule.one_shot(final_step)
   schedule = student.schedule
+  if schedule.kind == 'auto':
+    found = phase_transition.find_in_trajectory(student.teacher_workdir, schedule.auto_points,
+                                                schedule.auto_metric)
+    log.info('auto schedule: teacher transition at steps %d..%d; using checkpoints %s then '
+             'the final one', found.start, found.end, found.proposed)
+    per = tuple(schedule.steps_per_checkpoint)
+    if len(per) != len(found.proposed):  # two proposals can coincide on a coarse trajectory
+      per = per[:len(found.proposed)]
+    return teacher_schedule.manual(list(found.proposed) + [-1], per, final_step)
   if schedule.kind == 'manual':
     for c in schedule.checkpoints:
       if c != -1 and c not in saved_steps:
@@ -83,4 +95,5 @@ def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
   model = models.build(ml_collections.ConfigDict(saved_config['teacher']['model']), task)
   abstract = jax.eval_shape(model.init, jax.random.key(0), task.init_inputs)['params']
   stack = trajectory.load_stacked(workdir, schedule.teacher_steps, abstract, sharding)
-  return Teacher(apply=model.apply, stack=stack, schedule=schedule, workdir=workdir)
+  return Teacher(apply=model.apply, stack=stack, schedule=schedule, workdir=workdir,
+                 model_config=saved_config['teacher']['model'])

@@ -15,7 +15,7 @@ from typing import Sequence
 
 import jax.numpy as jnp
 
-SCHEDULE_KINDS = ('manual', 'multiplier')
+SCHEDULE_KINDS = ('manual', 'multiplier', 'auto')
 
 
 @dataclasses.dataclass(frozen=True)

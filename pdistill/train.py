@@ -8,8 +8,8 @@ import math
 import jax
 import jax.numpy as jnp
 
-from pdistill import (data_mesh, metrics_log, models, optimizers, progress, run_config, tasks,
-                      teacher_loading, train_steps)
+from pdistill import (curriculum, data_mesh, metrics_log, models, optimizers, progress,
+                      run_config, tasks, teacher_loading, train_steps)
 from pdistill.config_validation import validate
 from pdistill.run_checkpoint import RunCheckpoints
 from pdistill.trajectory import TrajectoryWriter
@@ -29,13 +29,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
   return train_run(config, workdir)
 
 
-def _stop_points(step: int, num_steps: int, every: list[int], teacher) -> int:
-  """The next step after ``step`` at which the loop must regain control."""
+def _stop_points(step: int, num_steps: int, every: list[int], switches: list[int]) -> int:
+  """The next step after ``step`` at which the loop must regain control.
+
+  ``switches`` are steps where the chunk's inputs change (teacher, curriculum stage): a chunk
+  never straddles one.
+  """
   candidates = [num_steps] + [(step // e + 1) * e for e in every if e]
-  if teacher is not None:
-    switch = teacher.schedule.next_switch(step)
-    if switch is not None:
-      candidates.append(switch)
+  candidates += [s for s in switches if s > step]
   return min(candidates)
 
 
@@ -51,16 +52,21 @@ def train_run(config, workdir: str) -> dict:
 
   # Everything that can fail on bad input happens before the workdir is touched.
   teacher = None
-  if config.method in ('one_shot', 'progressive'):
+  if config.method in ('one_shot', 'progressive', 'curriculum'):
     teacher = teacher_loading.load_teacher(config, task, replicated)
+  model = models.build(run.model, task)
+  stages = None
+  if config.method == 'curriculum':
+    stages = curriculum.Stages.create(run, teacher.model_config, model)
+    model = stages.model
   run_config.claim(workdir, config)
 
-  model = models.build(run.model, task)
   tx = optimizers.make_optimizer(run.optim, run.num_steps)
   key = jax.random.key(config.seed)
   init_key, data_key, step_key = (jax.random.fold_in(key, i) for i in range(3))
-  init = jax.jit(lambda k: train_steps.create_state(model.init(k, task.init_inputs)['params'],
-                                                    tx),
+  init_method = stages.model.init_all if stages else None
+  init = jax.jit(lambda k: train_steps.create_state(
+      model.init(k, task.init_inputs, method=init_method)['params'], tx),
                  out_shardings=replicated)
   state = init(init_key)
 
@@ -70,16 +76,33 @@ def train_run(config, workdir: str) -> dict:
     state = checkpoints.restore(start, state)
     log.info('resuming %s from step %d in %s', config.method, start, workdir)
 
-  train_step = train_steps.make_train_step(
-      model.apply, tx, distill=teacher is not None,
-      alpha=run.get('alpha', 1.0), temperature=run.get('temperature', 1.0))
+  alpha, temperature = run.get('alpha', 1.0), run.get('temperature', 1.0)
   batch_sharding = data_mesh.batch_sharded(mesh, 1) if mesh.size > 1 else None
-  chunk = jax.jit(
-      train_steps.make_chunk_fn(train_step, task.device_batch,
-                                batch_sharding=batch_sharding,
-                                teacher_apply=teacher.apply if teacher else None,
-                                teacher_batch_rows=loop.teacher_batch_rows),
-      static_argnames=('length',), donate_argnums=(0,))
+  switches = list(teacher.schedule.starts) if teacher else []
+  if stages:
+    switches += stages.starts
+
+  def build_chunk(stage):
+    if stages:
+      step_fn = curriculum.make_stage_step(model, tx, stage, alpha=alpha, temperature=temperature)
+      teacher_apply = stages.teacher_apply(teacher.apply, stage)
+    else:
+      step_fn = train_steps.make_train_step(model.apply, tx, distill=teacher is not None,
+                                            alpha=alpha, temperature=temperature)
+      teacher_apply = teacher.apply if teacher else None
+    return jax.jit(
+        train_steps.make_chunk_fn(step_fn, task.device_batch, batch_sharding=batch_sharding,
+                                  teacher_apply=teacher_apply,
+                                  teacher_batch_rows=loop.teacher_batch_rows),
+        static_argnames=('length',), donate_argnums=(0,))
+
+  chunks = {}  # one compiled chunk per curriculum stage (just one otherwise)
+
+  def chunk_for(step):
+    stage = stages.stage(step) if stages else 0
+    if stage not in chunks:
+      chunks[stage] = build_chunk(stage)
+    return chunks[stage]
   evaluate = jax.jit(train_steps.make_eval_fn(model.apply, loop.eval_batch_size))
   eval_sharding = (data_mesh.batch_sharded(mesh, 0) if data.eval_size % mesh.size == 0
                    else replicated)
@@ -102,7 +125,9 @@ def train_run(config, workdir: str) -> dict:
     nonlocal sums, counted, last
     record = {f'train_{k}': v / counted for k, v in sums.items()} if counted else {}
     record.update({f'eval_{k}': float(v) for k, v in evaluate(state.params, eval_set).items()})
-    if teacher is not None:
+    if stages:
+      record['curriculum_stage'] = stages.stage(max(step - 1, 0))
+    elif teacher is not None:
       record['teacher_step'] = teacher.schedule.teacher_steps[
           teacher.schedule.position(max(step - 1, 0))]
     metrics.write(step, record)
@@ -118,7 +143,7 @@ def train_run(config, workdir: str) -> dict:
       last = next((r for r in reversed(metrics_log.read(workdir)) if r['step'] <= start), {})
     def chunk_data(begin):
       """(end, data) of the chunk starting at ``begin``: the data key, or host batches."""
-      end = _stop_points(begin, run.num_steps, [loop.chunk_steps] + eval_every, teacher)
+      end = _stop_points(begin, run.num_steps, [loop.chunk_steps] + eval_every, switches)
       if task.device_batch is not None:
         return end, data_key
       batches = tasks.host_chunk(task, config.seed, begin, end - begin)
@@ -128,8 +153,8 @@ def train_run(config, workdir: str) -> dict:
     upcoming = chunk_data(step) if step < run.num_steps else None
     while step < run.num_steps:
       end, chunk_input = upcoming
-      state, chunk_metrics = chunk(state, teacher_stack, starts, chunk_input, step_key, step,
-                                   length=end - step)
+      state, chunk_metrics = chunk_for(step)(state, teacher_stack, starts, chunk_input,
+                                             step_key, step, length=end - step)
       # Made while the device runs the chunk just dispatched (jax dispatch is asynchronous).
       upcoming = chunk_data(end) if end < run.num_steps else None
       for k, v in chunk_metrics.items():

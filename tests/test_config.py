@@ -8,15 +8,39 @@ from pdistill.config_validation import ConfigError, validate
 from tiny_configs import load_config_module
 
 MODULE = load_config_module()
+CONFIGS = ('parity_mlp', 'parity_transformer', 'pcfg_bert', 'pcfg_gpt2')
+VARIANTS = [(name, method, size) for name in CONFIGS
+            for method, size in itertools.product(load_config_module(name).METHODS,
+                                                  load_config_module(name).SIZES)]
 
 
-@pytest.mark.parametrize('method,size', itertools.product(MODULE.METHODS, MODULE.SIZES))
-def test_every_variant_loads_and_validates(method, size):
-  c = MODULE.get_config(f'{method},{size}')
+@pytest.mark.parametrize('name,method,size', VARIANTS)
+def test_every_variant_loads_and_validates(name, method, size):
+  c = load_config_module(name).get_config(f'{method},{size}')
   assert c.method == method and c.size == size
   if method in ('one_shot', 'progressive'):
     c.student.teacher_workdir = '/some/teacher'
   validate(c)
+
+
+def test_transformer_fields_are_checked():
+  c = load_config_module('pcfg_bert').get_config('teacher,smoke')
+  c.teacher.model.max_len = 100
+  with pytest.raises(ConfigError, match=r'config.teacher.model.max_len: 100 is shorter than the '
+                     r"task's sequences \(433 tokens\)"):
+    validate(c)
+  c = load_config_module('pcfg_bert').get_config('teacher,smoke')
+  c.teacher.model.num_heads = 3
+  with pytest.raises(ConfigError, match='config.teacher.model.num_heads: 3 heads do not divide'):
+    validate(c)
+  c = load_config_module('pcfg_bert').get_config('teacher,smoke')
+  c.teacher.model = c.teacher.model.__class__(dict(name='mlp', hidden=(8,)))
+  with pytest.raises(ConfigError, match="config.teacher.model.name: 'mlp' takes real-valued"):
+    validate(c)
+  c = load_config_module('pcfg_gpt2').get_config('teacher,smoke')
+  c.data.boundary_depth = 7
+  with pytest.raises(ConfigError, match='config.data.boundary_depth: must be 0..6'):
+    validate(c)
 
 
 def test_default_is_the_full_size_pipeline():

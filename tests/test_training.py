@@ -46,7 +46,7 @@ def test_teacher_learns_and_writes_its_trajectory(teacher_dir):
   assert os.listdir(os.path.join(teacher_dir, 'tensorboard'))
 
 
-@pytest.mark.parametrize('method', ['ce', 'one_shot', 'progressive'])
+@pytest.mark.parametrize('method', ['ce', 'one_shot', 'progressive', 'curriculum'])
 def test_each_student_method_learns(teacher_dir, tmp_path, method):
   c = student(method, teacher_dir)
   c.student.model.hidden = (64,)

@@ -22,6 +22,7 @@ def tiny(method='teacher', **loop):
   c.student.model.hidden = (16,)
   c.student.num_steps = 1_000
   c.student.schedule.update(kind='manual', checkpoints=(1_000, -1), steps_per_checkpoint=(300,))
+  c.student.curriculum.stage_steps = (300,)
   c.loop.update(chunk_steps=250, eval_every_steps=250, checkpoint_every_steps=500,
                 log_every_secs=1e9, **loop)
   return c
