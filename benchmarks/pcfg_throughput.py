@@ -13,7 +13,6 @@ Results are recorded in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
 import os
 import platform

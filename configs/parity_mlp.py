@@ -1,20 +1,25 @@
-r"""Sparse parity with one-hidden-layer MLPs: teacher, then CE / one-shot / progressive students.
+r"""Sparse parity with one-hidden-layer MLPs: a teacher, then students of every method.
 
 Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
 
   METHOD  pipeline (default): teacher, then every method in ``pipeline_methods``, then the plot
-          teacher | ce | one_shot | progressive: one run (students read ``student.teacher_workdir``)
+          teacher | ce | one_shot | progressive | curriculum: one run (students read
+          ``student.teacher_workdir``)
   SIZE    full (default)  the paper (Panigrahi et al. 2025, sec. 3 / reference scripts):
                           n=100, k=6, teacher H=50,000 and student H=1,000, SGD batch 1, 8M steps
                           each, teacher lr 5e-3 constant, student lr 1e-2 warmup 6% + cosine,
                           trajectory every 100k steps, students on the reference's rule
                           (checkpoint at or after student_step x 1).
-                          Wall time on the 2-core CPU: ~2.4 h teacher + ~1 h per student
-                          (benchmarks/RESULTS.md); on a GPU far less.
-          repro           the small reproduction in README: n=50, k=5, teacher H=2,000 (3M
-                          steps, 6-7 min on the 2-core CPU), students H=200 on a 2-checkpoint
-                          progressive schedule.  Expected: progressive > one-shot >= CE at
-                          equal student steps (README, "Reproduction").
+                          Wall time on the 2-core CPU, projected from benchmarks/RESULTS.md
+                          (not run end to end): ~3 h teacher + ~25 min per student.
+          repro           the small reproduction in README: n=50, k=5, teacher H=2,000 (600k
+                          steps, 20 s on the 2-core CPU), students H=100 for 2M steps x 5 seeds
+                          each of CE, one-shot, progressive (checkpoint 280k for 100k steps,
+                          then the final), progressive with the automatic checkpoint choice,
+                          and curriculum extraction (100k steps on the projected hidden layer).
+                          About 5 min in all.  Expected: progressive reaches 100% by ~200k
+                          student steps on every seed; CE and one-shot need 0.3M-1.2M or fail
+                          within 2M (README, "Reproduction").
           smoke           seconds on a laptop CPU: n=20, k=3, H=256 -> 32, 20k teacher steps.
 
 Examples::
@@ -50,6 +55,7 @@ def get_config(arg: str | None = None):
     c.student.model.hidden = (100,)
     c.student.num_steps = 2_000_000
     c.pipeline_student_seeds = (0, 1, 2, 3, 4)
+    c.pipeline_methods = ('ce', 'one_shot', 'progressive', 'progressive:auto', 'curriculum')
     c.student.schedule.update(kind='manual', checkpoints=(280_000, -1),
                               steps_per_checkpoint=(100_000,))
     c.loop.update(eval_every_steps=10_000, checkpoint_every_steps=100_000)

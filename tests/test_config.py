@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from pdistill.config_validation import ConfigError, validate
+from pdistill.config_validation import DISTILL_METHODS, ConfigError, validate
 from tiny_configs import load_config_module
 
 MODULE = load_config_module()
@@ -18,7 +18,7 @@ VARIANTS = [(name, method, size) for name in CONFIGS
 def test_every_variant_loads_and_validates(name, method, size):
   c = load_config_module(name).get_config(f'{method},{size}')
   assert c.method == method and c.size == size
-  if method in ('one_shot', 'progressive'):
+  if method in DISTILL_METHODS:
     c.student.teacher_workdir = '/some/teacher'
   validate(c)
 

@@ -1,7 +1,6 @@
 """End-to-end training on tiny parity problems: learning, students, resume, devices."""
 
 import functools
-import json
 import os
 import signal
 import subprocess
