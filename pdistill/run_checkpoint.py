@@ -40,3 +40,15 @@ class RunCheckpoints:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def load_latest_params(workdir: str):
+  """The params of a run's latest checkpoint as numpy arrays (no model needed), and its step."""
+  options = ocp.CheckpointManagerOptions(read_only=True)
+  with ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), SUBDIR), options=options,
+                             item_names=('state',)) as manager:
+    step = manager.latest_step()
+    if step is None:
+      raise FileNotFoundError(f'{workdir} has no checkpoints/')
+    state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state
+  return state['params'], step

@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from pdistill import losses, metrics_log
+from pdistill.probes import nonterminal
 from pdistill.models.transformer import Transformer
 from pdistill.train import train_and_evaluate
 from tiny_configs import load_config_module
@@ -66,6 +67,9 @@ def test_tiny_bert_learns_pcfg_mlm_above_chance(tmp_path):
   # Chance is 1/3 and always answering the most frequent terminal (c) gets 0.375.
   assert first['eval_accuracy'] < 0.34
   assert final['eval_accuracy'] > 0.40, final
+  # The non-terminal probe runs on the frozen model and gives an accuracy per depth.
+  accuracy = nonterminal.probe(str(tmp_path), train_sentences=32, test_sentences=16)
+  assert sorted(accuracy) == [1, 2, 3, 4, 5] and all(0 <= a <= 1 for a in accuracy.values())
 
 
 def test_progressive_distillation_of_a_pcfg_gpt2(tmp_path):
@@ -82,3 +86,14 @@ def test_progressive_distillation_of_a_pcfg_gpt2(tmp_path):
   rows = metrics_log.read(str(tmp_path / 'student'))
   assert [r['teacher_step'] for r in rows[1:]] == [20, 20, 60, 60]
   assert np.isfinite(final['eval_loss']) and final['train_loss'] < rows[1]['train_loss']
+
+
+def test_linear_probe_separates_separable_features_and_not_noise():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 3, 600)
+  separable = np.eye(3)[labels] * 2 + rng.normal(0, 0.3, (600, 3))
+  predict = nonterminal.fit_linear_probe(separable[:400], labels[:400], 3)
+  assert np.mean(predict(separable[400:]) == labels[400:]) > 0.98
+  noise = rng.normal(size=(600, 3))
+  predict = nonterminal.fit_linear_probe(noise[:400], labels[:400], 3)
+  assert np.mean(predict(noise[400:]) == labels[400:]) < 0.45
