@@ -97,3 +97,19 @@ def test_linear_probe_separates_separable_features_and_not_noise():
   noise = rng.normal(size=(600, 3))
   predict = nonterminal.fit_linear_probe(noise[:400], labels[:400], 3)
   assert np.mean(predict(noise[400:]) == labels[400:]) < 0.45
+
+
+def test_curriculum_extraction_of_a_pcfg_gpt2(tmp_path):
+  module = load_config_module('pcfg_gpt2')
+  teacher = module.get_config('teacher,smoke')
+  teacher.teacher.update(num_steps=40, trajectory_every_steps=20)
+  teacher.loop.update(eval_every_steps=20, checkpoint_every_steps=20, log_every_secs=1e9)
+  train_and_evaluate(teacher, str(tmp_path / 'teacher'))
+  student = module.get_config('curriculum,smoke')
+  student.student.update(num_steps=30, teacher_workdir=str(tmp_path / 'teacher'))
+  student.student.curriculum.update(teacher_layers=(0, 1), stage_steps=(10, 10))
+  student.loop.update(eval_every_steps=10, checkpoint_every_steps=10, log_every_secs=1e9)
+  final = train_and_evaluate(student, str(tmp_path / 'student'))
+  rows = metrics_log.read(str(tmp_path / 'student'))
+  assert [r['curriculum_stage'] for r in rows] == [0, 0, 1, 2]
+  assert np.isfinite(final['eval_loss'])
