@@ -72,16 +72,22 @@ def test_tiny_bert_learns_pcfg_mlm_above_chance(tmp_path):
   assert sorted(accuracy) == [1, 2, 3, 4, 5] and all(0 <= a <= 1 for a in accuracy.values())
 
 
-def test_progressive_distillation_of_a_pcfg_gpt2(tmp_path):
+def pcfg_gpt2_teacher_and_student(tmp_path, method, teacher_steps, student_steps, every):
+  """Trains a tiny PCFG GPT-2 teacher; returns a smoke ``method`` student config reading it."""
   module = load_config_module('pcfg_gpt2')
   teacher = module.get_config('teacher,smoke')
-  teacher.teacher.update(num_steps=60, trajectory_every_steps=20)
+  teacher.teacher.update(num_steps=teacher_steps, trajectory_every_steps=20)
   teacher.loop.update(eval_every_steps=20, checkpoint_every_steps=20, log_every_secs=1e9)
   train_and_evaluate(teacher, str(tmp_path / 'teacher'))
-  student = module.get_config('progressive,smoke')
-  student.student.update(num_steps=40, teacher_workdir=str(tmp_path / 'teacher'))
+  student = module.get_config(f'{method},smoke')
+  student.student.update(num_steps=student_steps, teacher_workdir=str(tmp_path / 'teacher'))
+  student.loop.update(eval_every_steps=every, checkpoint_every_steps=20, log_every_secs=1e9)
+  return student
+
+
+def test_progressive_distillation_of_a_pcfg_gpt2(tmp_path):
+  student = pcfg_gpt2_teacher_and_student(tmp_path, 'progressive', 60, 40, every=10)
   student.student.schedule.update(kind='manual', checkpoints=(20, -1), steps_per_checkpoint=(20,))
-  student.loop.update(eval_every_steps=10, checkpoint_every_steps=20, log_every_secs=1e9)
   final = train_and_evaluate(student, str(tmp_path / 'student'))
   rows = metrics_log.read(str(tmp_path / 'student'))
   assert [r['teacher_step'] for r in rows[1:]] == [20, 20, 60, 60]
@@ -100,15 +106,8 @@ def test_linear_probe_separates_separable_features_and_not_noise():
 
 
 def test_curriculum_extraction_of_a_pcfg_gpt2(tmp_path):
-  module = load_config_module('pcfg_gpt2')
-  teacher = module.get_config('teacher,smoke')
-  teacher.teacher.update(num_steps=40, trajectory_every_steps=20)
-  teacher.loop.update(eval_every_steps=20, checkpoint_every_steps=20, log_every_secs=1e9)
-  train_and_evaluate(teacher, str(tmp_path / 'teacher'))
-  student = module.get_config('curriculum,smoke')
-  student.student.update(num_steps=30, teacher_workdir=str(tmp_path / 'teacher'))
+  student = pcfg_gpt2_teacher_and_student(tmp_path, 'curriculum', 40, 30, every=10)
   student.student.curriculum.update(teacher_layers=(0, 1), stage_steps=(10, 10))
-  student.loop.update(eval_every_steps=10, checkpoint_every_steps=10, log_every_secs=1e9)
   final = train_and_evaluate(student, str(tmp_path / 'student'))
   rows = metrics_log.read(str(tmp_path / 'student'))
   assert [r['curriculum_stage'] for r in rows] == [0, 0, 1, 2]

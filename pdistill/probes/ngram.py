@@ -22,10 +22,10 @@ import argparse
 import sys
 
 import jax
-import ml_collections
 import numpy as np
 
-from pdistill import models, pcfg, run_checkpoint, run_config, tasks
+from pdistill import pcfg
+from pdistill.probes import frozen_model
 
 POSITION_STRIDE = 30
 
@@ -75,15 +75,7 @@ def metrics(predict, sentences: pcfg.Sentences, windows, mask_id: int, batch: in
 
 
 def run_metrics(workdir: str, windows=(2, 4, 8, 16), num_sentences: int = 32, seed: int = 0):
-  saved = run_config.read(workdir)
-  if saved is None or saved['data']['task'] != 'pcfg_mlm':
-    raise ValueError(f'{workdir} is not a PCFG masked-LM run')
-  data = ml_collections.ConfigDict(saved['data'])
-  section = 'teacher' if saved['method'] == 'teacher' else 'student'
-  task = tasks.build(data, 1)
-  model = models.build(ml_collections.ConfigDict(saved[section]['model']), task)
-  params, _ = run_checkpoint.load_latest_params(workdir)
-  params = params.get('student', params)  # curriculum students carry their heads beside it
+  model, params, data = frozen_model.load(workdir, ('pcfg_mlm',))
   apply = jax.jit(lambda t: jax.nn.softmax(model.apply({'params': params}, t)))
   grammar = pcfg.load(data.grammar)
   sentences = pcfg.sample(grammar, np.random.default_rng([seed, 0x6AA]), num_sentences)

@@ -16,11 +16,11 @@ import sys
 
 import jax
 import jax.numpy as jnp
-import ml_collections
 import numpy as np
 import optax
 
-from pdistill import models, pcfg, run_config, run_checkpoint, tasks
+from pdistill import pcfg
+from pdistill.probes import frozen_model
 
 DEPTHS = (1, 2, 3, 4, 5)
 
@@ -52,15 +52,7 @@ def fit_linear_probe(features, labels, num_classes: int, steps: int = 300, lr: f
 
 def final_states(workdir: str):
   """(apply(tokens) -> [B, T, W] final-layer states, data config) of a PCFG run's latest params."""
-  saved = run_config.read(workdir)
-  if saved is None or not saved['data']['task'].startswith('pcfg'):
-    raise ValueError(f'{workdir} is not a PCFG run (no config.json with a pcfg task)')
-  data = ml_collections.ConfigDict(saved['data'])
-  section = 'teacher' if saved['method'] == 'teacher' else 'student'
-  task = tasks.build(data, 1)
-  model = models.build(ml_collections.ConfigDict(saved[section]['model']), task)
-  params, _ = run_checkpoint.load_latest_params(workdir)
-  params = params.get('student', params)  # curriculum students carry their heads beside it
+  model, params, data = frozen_model.load(workdir, ('pcfg_mlm', 'pcfg_next_token'))
   apply = jax.jit(lambda t: model.apply({'params': params}, t, return_hidden=True)[1][-1])
   return apply, data
 
