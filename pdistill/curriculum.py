@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pdistill import losses
+from pdistill import losses, train_steps
 from pdistill.config_validation import ConfigError
 
 
@@ -97,16 +97,7 @@ def make_stage_step(model: CurriculumStudent, tx: optax.GradientTransformation, 
                                       weights=batch.get('weights'))
     return loss, logits
 
-  def step(state, batch, rng):
-    del rng
-    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    metrics = {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'],
-                                                           batch.get('weights'))}
-    return state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                         opt_state=opt_state), metrics
-
-  return step
+  return train_steps.make_step(loss_fn, tx)
 
 
 @dataclasses.dataclass

@@ -28,8 +28,9 @@ class MetricsLog:
     """
     os.makedirs(workdir, exist_ok=True)
     self._path = os.path.join(workdir, FILENAME)
-    kept = [r for r in read(workdir) if r['step'] <= resume_step]
-    if len(kept) != len(read(workdir)):
+    records = read(workdir)
+    kept = [r for r in records if r['step'] <= resume_step]
+    if len(kept) != len(records):
       tmp = self._path + '.tmp'
       with open(tmp, 'w') as f:
         f.writelines(json.dumps(r) + '\n' for r in kept)

@@ -33,10 +33,6 @@ class TeacherSchedule:
     """Host-side twin of :func:`position_in_jit`."""
     return sum(step >= s for s in self.starts) - 1
 
-  def next_switch(self, step: int) -> int | None:
-    """The first student step after ``step`` at which the teacher changes, or None."""
-    return next((s for s in self.starts if s > step), None)
-
 
 def position_in_jit(starts: jnp.ndarray, step) -> jnp.ndarray:
   return jnp.sum(step >= starts) - 1

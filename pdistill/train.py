@@ -9,7 +9,7 @@ import jax.numpy as jnp
 
 from pdistill import (curriculum, data_mesh, metrics_log, models, optimizers, progress,
                       run_config, tasks, teacher_loading, train_steps)
-from pdistill.config_validation import validate
+from pdistill.config_validation import DISTILL_METHODS, validate
 from pdistill.run_checkpoint import RunCheckpoints
 from pdistill.trajectory import TrajectoryWriter
 
@@ -51,7 +51,7 @@ def train_run(config, workdir: str) -> dict:
 
   # Everything that can fail on bad input happens before the workdir is touched.
   teacher = None
-  if config.method in ('one_shot', 'progressive', 'curriculum'):
+  if config.method in DISTILL_METHODS:
     teacher = teacher_loading.load_teacher(config, task, replicated)
   model = models.build(run.model, task)
   stages = None

@@ -34,6 +34,24 @@ def create_state(params, tx: optax.GradientTransformation) -> TrainState:
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
 
 
+def make_step(loss_fn: Callable, tx: optax.GradientTransformation):
+  """``(state, batch, rng) -> (state, metrics)`` from ``loss_fn(params, batch) -> (loss, logits)``.
+
+  Accuracy is always of ``logits`` against the batch's labels, whatever the loss trains.
+  """
+
+  def train_step(state: TrainState, batch, rng):
+    del rng  # no stochastic layers yet; kept so every step has the same signature
+    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'],
+                                                           batch.get('weights'))}
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step
+
+
 def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
                     distill: bool, alpha: float = 1.0, temperature: float = 1.0):
   """CE step (labels only) or distillation step (alpha-mix of labels and teacher targets)."""
@@ -48,16 +66,7 @@ def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
       loss = losses.cross_entropy(logits, batch['labels'], weights)
     return loss, logits
 
-  def train_step(state: TrainState, batch, rng):
-    del rng  # no stochastic layers yet; kept so every step has the same signature
-    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics = {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'],
-                                                           batch.get('weights'))}
-    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
-
-  return train_step
+  return make_step(loss_fn, tx)
 
 
 def make_eval_fn(apply_fn: Callable, eval_batch_size: int):

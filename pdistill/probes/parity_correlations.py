@@ -75,19 +75,12 @@ def summarize(values: np.ndarray, labels) -> dict[str, float]:
 
 def trajectory_correlations(workdir: str, num_off_support: int = 100, examples: int = EXAMPLES):
   """[(step, eval_accuracy, {group: mean |corr|})] over a parity teacher's saved trajectory."""
-  import ml_collections
+  from pdistill import parity_data, trajectory
+  from pdistill.probes import frozen_model
 
-  from pdistill import models, parity_data, run_config, tasks, trajectory
-
-  saved = run_config.read(workdir)
-  if saved is None or saved['data']['task'] != 'sparse_parity':
-    raise ValueError(f'{workdir} is not a sparse-parity run (no config.json with that task)')
-  data = ml_collections.ConfigDict(saved['data'])
+  model, task, data = frozen_model.build_model(workdir, ('sparse_parity',))
   if data.num_labels != 2 or data.get('as_tokens', False):
     raise ValueError('the correlation probe needs 2 labels and +-1 inputs (an MLP run)')
-  section = 'teacher' if saved['method'] == 'teacher' else 'student'
-  task = tasks.build(data, 1)
-  model = models.build(ml_collections.ConfigDict(saved[section]['model']), task)
   support = parity_data.make_task(data.n, data.k, 2, data.support, data.support_seed).supports[0]
   sets, labels = monomials(support, data.n, num_off_support)
   x = probe_examples(data.n, size=examples)
