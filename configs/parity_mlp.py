@@ -37,9 +37,10 @@ METHODS = cb.METHODS
 
 
 def get_config(arg: str | None = None):
-  method, size = cb.parse_options(arg, SIZES)
+  options = cb.parse_options(arg, SIZES)
+  size = options.size
   c = cb.experiment(
-      method, size,
+      options,
       data=cb.parity_data(),
       teacher=dict(model=cb.mlp((50_000,)), optim=cb.optimizer('sgd', 5e-3, 'constant'),
                    batch_size=1, num_steps=8_000_000, trajectory_every_steps=100_000),

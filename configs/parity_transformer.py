@@ -20,9 +20,10 @@ METHODS = cb.METHODS
 
 
 def get_config(arg: str | None = None):
-  method, size = cb.parse_options(arg, SIZES)
+  options = cb.parse_options(arg, SIZES)
+  size = options.size
   c = cb.experiment(
-      method, size,
+      options,
       data=cb.parity_data(as_tokens=True),
       teacher=dict(model=cb.transformer('gpt2', 256, 2, 32, 100),
                    optim=cb.optimizer('adam', 3e-4, 'cosine', 0.06),

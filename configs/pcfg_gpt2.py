@@ -21,5 +21,5 @@ METHODS = cb.METHODS
 
 
 def get_config(arg: str | None = None):
-  method, size = cb.parse_options(arg, SIZES)
-  return cb.pcfg_experiment(method, size, dict(task='pcfg_next_token', boundary_depth=6), 'gpt2')
+  options = cb.parse_options(arg, SIZES)
+  return cb.pcfg_experiment(options, dict(task='pcfg_next_token', boundary_depth=6), 'gpt2')

@@ -1,26 +1,38 @@
 """Pieces every experiment config is made of, so a config file holds only what is its own.
 
-A config file's ``get_config('METHOD,SIZE')`` picks the method (pipeline | teacher | ce |
-one_shot | progressive | curriculum) and the size (full | repro | smoke, or what the file offers).
+A config file's ``get_config('METHOD,SIZE[,sweep]')`` picks the method (pipeline | teacher | ce |
+one_shot | progressive | curriculum), the size (full | repro | smoke, or what the file offers)
+and, with ``sweep``, the paper's learning-rate x seed grid for that one run.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import ml_collections
 
 from pdistill.config_validation import METHODS  # noqa: F401  (config files read it here)
 
+# Panigrahi et al. tune every run's learning rate over these, with 3 seeds (appendix B).
+PAPER_SWEEP = dict(learning_rates=(1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), seeds=(0, 1, 2))
 
-def parse_options(arg: str | None, sizes: tuple[str, ...]) -> tuple[str, str]:
-  """'METHOD[,SIZE]' in any order -> (method, size); defaults: pipeline, the first size."""
+
+class Options(NamedTuple):
+  method: str
+  size: str
+  sweep: bool
+
+
+def parse_options(arg: str | None, sizes: tuple[str, ...]) -> Options:
+  """'METHOD[,SIZE][,sweep]' in any order; defaults: pipeline, the first size, no sweep."""
   tokens = [t for t in (arg or '').split(',') if t]
-  unknown = [t for t in tokens if t not in METHODS + sizes]
+  unknown = [t for t in tokens if t not in METHODS + sizes + ('sweep',)]
   if unknown:
     raise ValueError(f'unknown config option(s) {unknown}: valid methods {METHODS}, '
-                     f'sizes {sizes}')
+                     f'sizes {sizes}, and sweep')
   method = next((t for t in tokens if t in METHODS), 'pipeline')
   size = next((t for t in tokens if t in sizes), sizes[0])
-  return method, size
+  return Options(method, size, 'sweep' in tokens)
 
 
 def optimizer(name='sgd', learning_rate=5e-3, lr_schedule='constant', warmup_frac=0.0, *,
@@ -39,13 +51,18 @@ def transformer(name, width, depth, num_heads, max_len):
                                         num_heads=num_heads, max_len=max_len))
 
 
-def experiment(method: str, size: str, data: dict, teacher: dict, student: dict,
+def experiment(options: Options, data: dict, teacher: dict, student: dict,
                loop: dict | None = None) -> ml_collections.ConfigDict:
   """The full config: ``teacher``/``student`` give model, optim, batch_size, num_steps, ..."""
   c = ml_collections.ConfigDict()
-  c.method = method
-  c.size = size
+  c.method = options.method
+  c.size = options.size
   c.seed = 0
+  # A non-empty grid runs the one run of ``method`` for every (learning rate, seed) as a
+  # single vmapped program (pdistill/sweep.py); the run's own seed and learning rate are unused.
+  c.sweep = ml_collections.ConfigDict(PAPER_SWEEP if options.sweep else
+                                      dict(learning_rates=(), seeds=()))
+  c.sweep.learning_rates = tuple(float(x) for x in c.sweep.learning_rates)
   c.pipeline_methods = ('ce', 'one_shot', 'progressive')
   c.pipeline_student_seeds = (0,)  # the pipeline trains every student method once per seed
   c.data = ml_collections.ConfigDict(dict(eval_seed=12345, **data))
@@ -81,7 +98,7 @@ def parity_data(n=100, k=6, **extra) -> dict:
               eval_size=4096, **extra)
 
 
-def pcfg_experiment(method: str, size: str, data: dict, model_name: str):
+def pcfg_experiment(options: Options, data: dict, model_name: str):
   """The paper's PCFG setting for ``model_name`` (bert | gpt2), at size full or smoke.
 
   full: cfg3b; teacher 4 layers x 32 heads, width 256; student 4 layers x 8 heads, width 64;
@@ -91,7 +108,7 @@ def pcfg_experiment(method: str, size: str, data: dict, model_name: str):
   """
   adamw = lambda: optimizer('adamw', 5e-3, 'cosine', 0.06, b1=0.9, b2=0.95)
   c = experiment(
-      method, size, data=dict(grammar='cfg3b', eval_size=512, **data),
+      options, data=dict(grammar='cfg3b', eval_size=512, **data),
       teacher=dict(model=transformer(model_name, 256, 4, 32, 1024), optim=adamw(),
                    batch_size=512, num_steps=2_000, trajectory_every_steps=200),
       student=dict(model=transformer(model_name, 64, 4, 8, 1024), optim=adamw(),
@@ -99,7 +116,7 @@ def pcfg_experiment(method: str, size: str, data: dict, model_name: str):
       loop=dict(chunk_steps=10, eval_every_steps=100, checkpoint_every_steps=200,
                 eval_batch_size=64, teacher_batch_rows=64, log_every_secs=30.0))
   c.student.curriculum.update(teacher_layers=(1, 3), stage_steps=(200, 200))
-  if size == 'smoke':
+  if options.size == 'smoke':
     c.student.curriculum.update(teacher_layers=(0, 1), stage_steps=(25, 25))
     # Head dim 32: on a CPU, 8 heads of dim 8 are 3x slower ([batch, heads, T, T] tensors).
     c.teacher.model.update(width=32, depth=2, num_heads=1)

@@ -58,6 +58,7 @@ def validate(config) -> None:
                f'{entry!r}: schedule kind {kind!r} is not one of '
                f'{teacher_schedule.SCHEDULE_KINDS}')
   _validate_data(config)
+  _validate_sweep(config)
   runs = {'pipeline': ('teacher', 'student'), 'teacher': ('teacher',)}.get(config.method,
                                                                           ('student',))
   for run in runs:
@@ -188,3 +189,17 @@ def _validate_curriculum(config) -> None:
   _require(sum(steps) < config.student.num_steps, 'student.curriculum.stage_steps',
            f'sums to {sum(steps)} >= student.num_steps={config.student.num_steps}, leaving no '
            'output-distillation stage')
+
+
+def _validate_sweep(config) -> None:
+  rates, seeds = tuple(_get(config, 'sweep.learning_rates')), tuple(_get(config, 'sweep.seeds'))
+  if not rates and not seeds:
+    return
+  _require(config.method != 'pipeline', 'sweep',
+           f'a sweep trains one method; set method to one of {METHODS[1:]} (got pipeline)')
+  _require(all(isinstance(r, (int, float)) and r > 0 for r in rates), 'sweep.learning_rates',
+           f'must be positive numbers, got {rates!r}')
+  _require(len(set(rates)) == len(rates), 'sweep.learning_rates', f'has repeats: {rates!r}')
+  _require(all(isinstance(s, int) and s >= 0 for s in seeds), 'sweep.seeds',
+           f'must be non-negative integers, got {seeds!r}')
+  _require(len(set(seeds)) == len(seeds), 'sweep.seeds', f'has repeats: {seeds!r}')

@@ -1,4 +1,9 @@
-"""The 1-D ``data`` mesh that every train step is jit-compiled over."""
+"""The 1-D ``data`` mesh that every train step is jit-compiled over, and host <-> mesh transfers.
+
+In a multi-process run (several hosts, ``jax.distributed``) the mesh spans every process's
+devices; host data, which every process computes identically (a pure function of seed and
+step), is placed with ``put`` and read back with ``fetch``.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,16 @@ import logging
 import math
 
 import jax
+import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 
 def make_mesh(batch_size: int, devices=None) -> Mesh:
   """A mesh over as many devices as evenly split the batch (all of them when the batch allows).
 
-  Batch-1 SGD, the paper's setting, therefore runs on one device even when more exist.
+  Batch-1 SGD, the paper's setting, therefore runs on one device even when more exist.  A
+  sweep passes its member count as ``batch_size``: members are spread over devices.
   """
   devices = list(jax.devices() if devices is None else devices)
   width = math.gcd(batch_size, len(devices))
@@ -30,3 +38,31 @@ def replicated(mesh: Mesh) -> NamedSharding:
 def batch_sharded(mesh: Mesh, batch_axis: int = 0) -> NamedSharding:
   """Shards axis ``batch_axis`` over ``data``; other axes replicated."""
   return NamedSharding(mesh, P(*([None] * batch_axis), 'data'))
+
+
+def put(tree, sharding):
+  """Host arrays -> global arrays with ``sharding``; every process passes the same values."""
+  if jax.process_count() == 1:
+    return jax.device_put(tree, sharding)
+
+  def one(x):
+    x = np.asarray(x)
+    return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+  return jax.tree.map(one, tree)
+
+
+def fetch(tree):
+  """Global arrays -> numpy on every process (gathered where other processes hold parts)."""
+
+  def one(x):
+    if isinstance(x, jax.Array) and not (x.is_fully_addressable or x.is_fully_replicated):
+      return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return np.asarray(x)
+
+  return jax.tree.map(one, tree)
+
+
+def is_writer() -> bool:
+  """Whether this process writes logs, metrics and plots (process 0 of a multi-host run)."""
+  return jax.process_index() == 0

@@ -14,7 +14,7 @@ import types
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from pdistill import progress
+from pdistill import data_mesh, multihost, progress
 from pdistill.config_validation import ConfigError
 from pdistill.train import train_and_evaluate
 
@@ -24,7 +24,14 @@ DEFAULT_CONFIG = os.path.join(_REPO, 'configs', 'parity_mlp.py') + ':smoke'
 _CONFIG = config_flags.DEFINE_config_file('config', DEFAULT_CONFIG,
                                           'experiment config file[:options]')
 _WORKDIR = flags.DEFINE_string('workdir', None,
-                               'run directory (default: runs/<config>_<method>_<size>)')
+                               'run directory (default: runs/<config>_<method>_<size>); on '
+                               'several hosts a path every host sees (shared filesystem)')
+_COORDINATOR = flags.DEFINE_string(
+    'coordinator_address', None,
+    'HOST:PORT of process 0 for a multi-process run started by hand (TPU pods and Slurm jobs '
+    'are detected without it)')
+_NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'with --coordinator_address')
+_PROCESS_ID = flags.DEFINE_integer('process_id', None, 'with --coordinator_address: 0..N-1')
 
 
 def default_workdir(config_path: str, config) -> str:
@@ -72,7 +79,14 @@ def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.ERROR)  # Orbax reports routine saves and reads
-  progress.log_to_stderr()
+  try:
+    multihost.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+  except ValueError as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  # Other processes of a multi-host run stay quiet; process 0 reports for all.
+  if data_mesh.is_writer():
+    progress.log_to_stderr()
   config = _CONFIG.value
   workdir = _WORKDIR.value or default_workdir(config_flags.get_config_filename(flags.FLAGS['config']),
                                               config)

@@ -8,12 +8,13 @@ OPTIMIZERS = ('sgd', 'adam', 'adamw')
 LR_SCHEDULES = ('constant', 'cosine', 'linear')
 
 
-def learning_rate_schedule(optim, num_steps: int) -> optax.Schedule:
+def learning_rate_schedule(optim, num_steps: int, learning_rate=None) -> optax.Schedule:
   """The reference's schedule: linear warmup over warmup_frac of the run, then constant/cosine/linear.
 
   Step s (0-based) of the warmup uses lr * (s + 1) / warmup_steps, as in the reference loop.
+  ``learning_rate`` (default ``optim.learning_rate``) may be a traced array (sweeps).
   """
-  lr = optim.learning_rate
+  lr = optim.learning_rate if learning_rate is None else learning_rate
   warmup = int(round(optim.warmup_frac * num_steps))
   decay_steps = max(num_steps - warmup, 1)
   if optim.lr_schedule == 'constant':
@@ -30,8 +31,8 @@ def learning_rate_schedule(optim, num_steps: int) -> optax.Schedule:
   return optax.join_schedules([warm, after], [warmup])
 
 
-def make_optimizer(optim, num_steps: int) -> optax.GradientTransformation:
-  schedule = learning_rate_schedule(optim, num_steps)
+def make_optimizer(optim, num_steps: int, learning_rate=None) -> optax.GradientTransformation:
+  schedule = learning_rate_schedule(optim, num_steps, learning_rate)
   if optim.name == 'sgd':
     tx = optax.sgd(schedule, momentum=optim.momentum or None)
     if optim.weight_decay:
@@ -44,3 +45,19 @@ def make_optimizer(optim, num_steps: int) -> optax.GradientTransformation:
     return optax.adamw(schedule, b1=optim.b1, b2=optim.b2, eps=optim.eps,
                        weight_decay=optim.weight_decay)
   raise ValueError(f'optim.name must be one of {OPTIMIZERS}, got {optim.name!r}')
+
+
+def make_sweep_optimizer(optim, num_steps: int) -> optax.GradientTransformation:
+  """``make_optimizer`` with the peak learning rate kept in the optimizer state.
+
+  Sweep members share one update function and differ only in that state entry
+  (``set_learning_rate``), so a grid of learning rates is one vmapped program.
+  """
+  return optax.inject_hyperparams(
+      lambda learning_rate: make_optimizer(optim, num_steps, learning_rate))(
+          learning_rate=optim.learning_rate)
+
+
+def set_learning_rate(opt_state, learning_rate):
+  """The state of ``make_sweep_optimizer`` with its peak learning rate replaced."""
+  return opt_state._replace(hyperparams={**opt_state.hyperparams, 'learning_rate': learning_rate})

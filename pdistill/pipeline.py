@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 
-from pdistill import plot
+from pdistill import data_mesh, plot
 from pdistill.train import train_run
 
 log = logging.getLogger('pdistill')
@@ -38,6 +38,8 @@ def run(config, workdir: str) -> dict:
       log.info('pipeline: %s', name)
       results[name] = train_run(sub, os.path.join(workdir, name))
       runs.setdefault(label, []).append(os.path.join(workdir, name))
+  if not data_mesh.is_writer():
+    return results
   out = plot.plot_comparison(runs, os.path.join(workdir, 'comparison.png'),
                              teacher_workdir=teacher_dir)
   table = plot.accuracy_table(runs, budgets(config.student.num_steps))

@@ -41,7 +41,8 @@ def _intermediate_teacher_steps(workdir: str) -> list[int]:
 
 
 def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str | None = None,
-                    metric: str = 'eval_accuracy') -> str:
+                    metric: str = 'eval_accuracy', title: str = 'students',
+                    xlabel: str = 'student step') -> str:
   panels = 2 if teacher_workdir else 1
   fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
   axes = axes[0]
@@ -63,7 +64,7 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
     if len(workdirs) > 1:  # each seed thin: the spread of parity runs is bimodal, not Gaussian
       for w in workdirs:
         ax.plot(*_curve(w, metric), color=color, lw=0.7, alpha=0.35)
-  ax.set(title='students', xlabel='student step', ylabel=metric)
+  ax.set(title=title, xlabel=xlabel, ylabel=metric)
   ax.legend(loc='lower right')
   for a in axes:
     a.grid(alpha=0.3)
@@ -75,9 +76,9 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
 
 
 def accuracy_table(runs: dict[str, list[str]], steps: list[int],
-                   metric: str = 'eval_accuracy') -> str:
+                   metric: str = 'eval_accuracy', label_header: str = 'method') -> str:
   """Markdown table: ``metric`` mean +- std over seeds at each step budget (nearest eval <= it)."""
-  lines = ['| method | seeds | ' + ' | '.join(f'step {s:,}' for s in steps) + ' |',
+  lines = [f'| {label_header} | seeds | ' + ' | '.join(f'step {s:,}' for s in steps) + ' |',
            '|---|---|' + '---|' * len(steps)]
   for label, workdirs in runs.items():
     common, mean, std = mean_std_curve(workdirs, metric)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 
 import jax
+import numpy as np
 import orbax.checkpoint as ocp
 
 SUBDIR = 'checkpoints'
@@ -18,7 +19,8 @@ class RunCheckpoints:
 
   def __init__(self, workdir: str):
     options = ocp.CheckpointManagerOptions(max_to_keep=2, create=True,
-                                           cleanup_tmp_directories=True)
+                                           cleanup_tmp_directories=True,
+                                           enable_async_checkpointing=jax.process_count() == 1)
     self._manager = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), SUBDIR),
                                           options=options, item_names=('state',))
 
@@ -46,9 +48,15 @@ def load_latest_params(workdir: str):
   """The params of a run's latest checkpoint as numpy arrays (no model needed), and its step."""
   options = ocp.CheckpointManagerOptions(read_only=True)
   with ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), SUBDIR), options=options,
-                             item_names=('state',)) as manager:
+                             item_handlers={'state': ocp.StandardCheckpointHandler()}) as manager:
     step = manager.latest_step()
     if step is None:
       raise FileNotFoundError(f'{workdir} has no checkpoints/')
-    state = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore())).state
-  return state['params'], step
+    # Onto one local device, whatever mesh or number of processes saved it.
+    device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    saved = manager.item_metadata(step).state.tree
+    target = jax.tree.map(lambda m: jax.ShapeDtypeStruct(m.shape, m.dtype, sharding=device),
+                          saved)
+    state = manager.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))).state
+  return jax.tree.map(np.asarray, state['params']), step

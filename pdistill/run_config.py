@@ -24,6 +24,8 @@ def run_dict(config) -> dict:
   section = run_section(config.method)
   d = {'method': config.method, 'seed': config.seed, 'data': config.data.to_dict(),
        section: config[section].to_dict()}
+  if config.sweep.learning_rates or config.sweep.seeds:
+    d['sweep'] = config.sweep.to_dict()
   if section == 'student' and config.method != 'progressive':
     del d['student']['schedule']  # only progressive students read it
   if section == 'student' and config.method != 'curriculum':
@@ -50,8 +52,11 @@ def _diff(saved, new, prefix=''):
     yield prefix, saved, new
 
 
-def claim(workdir: str, config) -> bool:
-  """Pins ``workdir`` to this run; returns True when it already held it (a resume)."""
+def claim(workdir: str, config, write: bool = True) -> bool:
+  """Pins ``workdir`` to this run; returns True when it already held it (a resume).
+
+  ``write=False`` (every process of a multi-host run but the first) only checks.
+  """
   new = run_dict(config)
   saved = read(workdir)
   if saved is not None:
@@ -63,6 +68,8 @@ def claim(workdir: str, config) -> bool:
       raise ConfigError(field, f'is {now!r} but the run already in {workdir} has {was!r}'
                         f'{others}; use the same config to resume it, or a new --workdir')
     return True
+  if not write:
+    return False
   os.makedirs(workdir, exist_ok=True)
   tmp = os.path.join(workdir, FILENAME + '.tmp')
   with open(tmp, 'w') as f:

@@ -137,3 +137,16 @@ def make_chunk_fn(train_step: Callable, batch_fn: Callable | None = None, *,
     return state, jax.tree.map(lambda s: s / length, sums)
 
   return chunk
+
+
+def member_chunk(chunk: Callable) -> Callable:
+  """``chunk`` over members stacked on a leading axis of state, data and rng (sweeps).
+
+  The teacher trajectory, schedule and step range are shared by every member.
+  """
+
+  def chunks(state, teacher_stack, starts, data, rng, start_step, length: int):
+    one = lambda s, d, r: chunk(s, teacher_stack, starts, d, r, start_step, length)
+    return jax.vmap(one)(state, data, rng)
+
+  return chunks

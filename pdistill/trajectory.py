@@ -18,13 +18,18 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from pdistill import data_mesh
+
 SUBDIR = 'trajectory'
 
 
 def _manager(workdir: str, read_only: bool = False) -> ocp.CheckpointManager:
   path = os.path.join(os.path.abspath(workdir), SUBDIR)
+  # Multi-host saves are synchronous: with two managers saving asynchronously at once, Orbax
+  # 0.12's cross-process metadata check raced and failed (seen with 2 processes on one machine).
   options = ocp.CheckpointManagerOptions(max_to_keep=None, create=not read_only,
-                                         read_only=read_only, cleanup_tmp_directories=not read_only)
+                                         read_only=read_only, cleanup_tmp_directories=not read_only,
+                                         enable_async_checkpointing=jax.process_count() == 1)
   return ocp.CheckpointManager(path, options=options, item_names=('params', 'metrics'))
 
 
@@ -80,11 +85,14 @@ def load_params(workdir: str, step: int, abstract_params=None):
 
 def load_stacked(workdir: str, steps, abstract_params, sharding=None):
   """The params at ``steps`` stacked along a new leading axis (schedule position)."""
-  host = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype), abstract_params)
+  # Onto one local device, whatever mesh or number of processes saved them.
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  host = jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device),
+                      abstract_params)
   with _manager(workdir, read_only=True) as manager:
     loaded = [jax.tree.map(np.asarray, _restore_params(manager, s, host)) for s in steps]
   stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *loaded)
-  return jax.device_put(stacked, sharding) if sharding is not None else stacked
+  return data_mesh.put(stacked, sharding) if sharding is not None else stacked
 
 
 def format_table(rows: list[dict]) -> str:

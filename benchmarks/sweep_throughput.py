@@ -1,0 +1,139 @@
+"""Member-steps/s of a learning-rate x seed grid: one vmapped program vs members one after another.
+
+The paper's grid (5 learning rates x 3 seeds = 15 members), batch-1 SGD on sparse parity
+(n=100, k=6), each member with its own init, data stream and learning rate.  Both sides use
+pdistill's fused chunk (``train_steps.make_chunk_fn``), in one process, on one device:
+
+  * grid:       ``train_steps.member_chunk`` over the 15 stacked states (what a sweep runs),
+  * sequential: the plain chunk, member after member (what 15 plain runs would do).
+
+Cases: CE at H=100 (the repro student), H=256 and H=1,000 (the paper's student), and one-shot
+distillation of an H=100 student from an H=2,000 teacher (teacher logits per chunk, shared).
+
+  python benchmarks/sweep_throughput.py [--repeats 3] [--quick]
+
+Results are recorded in benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import platform
+import time
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from pdistill import optimizers, parity_data, train_steps
+from pdistill.models.mlp import MLP
+
+N, K = 100, 6
+RATES, SEEDS = (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), (0, 1, 2)
+
+
+def sgd(lr=1e-2):
+  return ml_collections.ConfigDict(dict(name='sgd', learning_rate=lr, lr_schedule='cosine',
+                                        warmup_frac=0.06, momentum=0.0, weight_decay=0.0))
+
+
+class Case:
+
+  def __init__(self, hidden: int, teacher_hidden: int | None, num_steps: int):
+    self.task = parity_data.make_task(N, K)
+    self.model = MLP(hidden=(hidden,), num_labels=2)
+    self.batch_fn = functools.partial(parity_data.train_batch, self.task, batch_size=1)
+    self.teacher_apply, self.stack = None, None
+    if teacher_hidden:
+      t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
+      t_params = t_model.init(jax.random.key(99), jnp.zeros((1, N)))['params']
+      self.teacher_apply, self.stack = t_model.apply, jax.tree.map(lambda a: a[None], t_params)
+    self.num_steps = num_steps
+    self.starts = jnp.zeros((1,), jnp.int32)
+
+  def chunk(self, tx):
+    step = train_steps.make_train_step(self.model.apply, tx, distill=self.stack is not None,
+                                       alpha=0.0)
+    return train_steps.make_chunk_fn(step, self.batch_fn, teacher_apply=self.teacher_apply,
+                                     teacher_batch_rows=1024)
+
+  def state(self, tx, seed):
+    params = self.model.init(jax.random.key(seed), jnp.zeros((1, N)))['params']
+    return train_steps.create_state(params, tx)
+
+
+def time_grid(case: Case, steps: int, chunk: int, repeats: int) -> float:
+  tx = optimizers.make_sweep_optimizer(sgd(), case.num_steps)
+  fn = jax.jit(train_steps.member_chunk(case.chunk(tx)), static_argnames=('length',),
+               donate_argnums=(0,))
+  members = [(lr, s) for lr in RATES for s in SEEDS]
+  states = [case.state(tx, s) for _, s in members]
+  state = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
+  state = state.replace(opt_state=optimizers.set_learning_rate(
+      state.opt_state, jnp.asarray([lr for lr, _ in members], jnp.float32)))
+  keys = jnp.stack([jax.random.key(s) for _, s in members])
+  state, _ = fn(state, case.stack, case.starts, keys, keys, 0, length=chunk)  # compile
+  jax.block_until_ready(state)
+  rates = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    for begin in range(0, steps, chunk):
+      state, _ = fn(state, case.stack, case.starts, keys, keys, begin, length=chunk)
+    jax.block_until_ready(state)
+    rates.append(len(members) * steps / (time.perf_counter() - t0))
+  return float(np.median(rates))
+
+
+def time_sequential(case: Case, steps: int, chunk: int, repeats: int) -> float:
+  fns = {lr: jax.jit(case.chunk(optimizers.make_optimizer(sgd(lr), case.num_steps)),
+                     static_argnames=('length',), donate_argnums=(0,)) for lr in RATES}
+  members = [(lr, s) for lr in RATES for s in SEEDS]
+  states = {m: case.state(optimizers.make_optimizer(sgd(m[0]), case.num_steps), m[1])
+            for m in members}
+  for lr, s in members:  # compile every learning rate's chunk before timing
+    key = jax.random.key(s)
+    states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, key, key, 0, length=chunk)
+  jax.block_until_ready(states)
+  rates = []
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    for lr, s in members:
+      key = jax.random.key(s)
+      for begin in range(0, steps, chunk):
+        states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, key, key, begin,
+                                   length=chunk)
+      jax.block_until_ready(states[lr, s])
+    rates.append(len(members) * steps / (time.perf_counter() - t0))
+  return float(np.median(rates))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--quick', action='store_true', help='10x fewer steps (a smoke check)')
+  args = parser.parse_args()
+  scale = 10 if args.quick else 1
+  cases = [  # name, H, teacher H, steps per member, chunk, target ratio
+      ('CE, H=100', 100, None, 20_000 // scale, 5_000 // scale, 5.0),
+      ('CE, H=256', 256, None, 20_000 // scale, 5_000 // scale, 5.0),
+      ('CE, H=1,000', 1_000, None, 10_000 // scale, 5_000 // scale, 5.0),
+      ('one-shot, H=100 <- 2,000', 100, 2_000, 10_000 // scale, 2_000 // scale, None),
+  ]
+  print(f'# {platform.processor() or platform.machine()}, {jax.device_count()} device(s) '
+        f'({jax.devices()[0].platform}), jax {jax.__version__}, {len(RATES)} learning rates x '
+        f'{len(SEEDS)} seeds, median of {args.repeats}')
+  print('| workload | vmapped grid (member-steps/s) | one after another (member-steps/s) | '
+        'ratio | target |')
+  print('|---|---:|---:|---:|---:|')
+  for name, hidden, teacher_hidden, steps, chunk, target in cases:
+    case = Case(hidden, teacher_hidden, 8_000_000)
+    grid = time_grid(case, steps, chunk, args.repeats)
+    sequential = time_sequential(case, steps, chunk, args.repeats)
+    print(f'| {name} | {grid:,.0f} | {sequential:,.0f} | {grid / sequential:.2f}x | '
+          f'{f"{target:.0f}x" if target else "-"} |', flush=True)
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,48 @@
+"""Starts ``jax.distributed`` when a run spans several processes (TPU pod hosts, Slurm tasks).
+
+Every process runs the same command.  The mesh then covers all processes' devices, each
+process computes the same host data (a pure function of seed and step), Orbax checkpoints are
+written collectively, and only process 0 writes metrics, config.json, plots and progress lines
+(``data_mesh.is_writer``).
+
+Explicit: ``--coordinator_address=HOST:PORT --num_processes=N --process_id=I`` (what the
+tests use on one machine).  Automatic: on a multi-host Cloud TPU slice or inside a Slurm job
+with several tasks, ``jax.distributed.initialize()`` finds everything itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import jax
+
+log = logging.getLogger('pdistill')
+
+
+def cluster_detected(environ=os.environ) -> bool:
+  """Whether the environment is one process of a multi-process job jax can join by itself."""
+  if int(environ.get('SLURM_NTASKS', '1') or 1) > 1 and 'SLURM_JOB_ID' in environ:
+    return True
+  return ',' in environ.get('TPU_WORKER_HOSTNAMES', '')  # one entry per host of the slice
+
+
+def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
+               process_id: int | None = None) -> bool:
+  """Joins the multi-process job if there is one; returns whether it did."""
+  if coordinator_address:
+    missing = [name for name, v in (('--num_processes', num_processes),
+                                    ('--process_id', process_id)) if v is None]
+    if missing:
+      raise ValueError(f'--coordinator_address needs {" and ".join(missing)} as well')
+    if not 0 <= process_id < num_processes:
+      raise ValueError(f'--process_id={process_id} must be in 0..{num_processes - 1}')
+    jax.distributed.initialize(coordinator_address=coordinator_address,
+                               num_processes=num_processes, process_id=process_id)
+  elif cluster_detected():
+    jax.distributed.initialize()
+  else:
+    return False
+  log.info('process %d of %d; %d local and %d global devices', jax.process_index(),
+           jax.process_count(), jax.local_device_count(), jax.device_count())
+  return True

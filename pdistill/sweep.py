@@ -1,0 +1,79 @@
+"""A grid of learning rates x seeds for one run, trained as one vmapped program.
+
+``config.sweep.learning_rates`` x ``config.sweep.seeds`` (either may be empty: then the run's
+own learning rate or seed) become members that share the model, data pipeline, teacher and
+schedule and differ in their seed (init, data stream, step rngs) and peak learning rate.  Their
+states are stacked and stepped together: for small models one vmapped step costs little more
+than one plain step (benchmarks/sweep_throughput.py).  Member ``(lr, seed)`` follows the same
+trajectory as the plain run with that seed and learning rate (tests/test_sweep.py).
+
+Layout::
+
+  WORKDIR/config.json            the sweep
+  WORKDIR/checkpoints/           the stacked train state (resume)
+  WORKDIR/lr_<lr>/seed_<s>/      a run directory per member: config.json, metrics.jsonl,
+                                 tensorboard/, trajectory/ (a teacher sweep's members can be
+                                 distilled from like any teacher run)
+  WORKDIR/sweep.md, sweep.png    eval accuracy per learning rate, mean +- std over seeds
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from pdistill import data_mesh, plot, run_config
+from pdistill.pipeline import budgets
+from pdistill.train import Member, Setup, train_members
+
+log = logging.getLogger('pdistill')
+
+
+def grid(config) -> tuple[tuple[float, ...], tuple[int, ...]]:
+  run = config[run_config.run_section(config.method)]
+  rates = tuple(config.sweep.learning_rates) or (run.optim.learning_rate,)
+  seeds = tuple(config.sweep.seeds) or (config.seed,)
+  return rates, seeds
+
+
+def member_dir(workdir: str, learning_rate: float, seed: int) -> str:
+  return os.path.join(workdir, f'lr_{learning_rate:g}', f'seed_{seed}')
+
+
+def member_config(config, learning_rate: float, seed: int):
+  """The plain run this member reproduces."""
+  c = config.copy_and_resolve_references()
+  c.seed = seed
+  c[run_config.run_section(c.method)].optim.learning_rate = learning_rate
+  c.sweep.update(learning_rates=(), seeds=())
+  return c
+
+
+def run(config, workdir: str) -> dict:
+  rates, seeds = grid(config)
+  members = [Member(s, lr, member_dir(workdir, lr, s)) for lr in rates for s in seeds]
+  setup = Setup.create(config, members=len(members))
+  writer = data_mesh.is_writer()
+  # Every directory is checked before any is written, so a refused resume writes nothing.
+  for write in (False, True) if writer else (False,):
+    run_config.claim(workdir, config, write=write)
+    for m in members:
+      run_config.claim(m.workdir, member_config(config, m.learning_rate, m.seed), write=write)
+  log.info('sweep: %d learning rates x %d seeds = %d members in one program on %d device(s)',
+           len(rates), len(seeds), len(members), setup.mesh.size)
+  results = train_members(config, setup, members, workdir)
+  if writer:
+    write_summary(config, workdir, rates, seeds)
+  return {os.path.relpath(m.workdir, workdir): r for m, r in zip(members, results)}
+
+
+def write_summary(config, workdir: str, rates, seeds) -> None:
+  runs = {f'lr={lr:g}': [member_dir(workdir, lr, s) for s in seeds] for lr in rates}
+  num_steps = config[run_config.run_section(config.method)].num_steps
+  table = plot.accuracy_table(runs, budgets(num_steps), label_header='learning rate')
+  with open(os.path.join(workdir, 'sweep.md'), 'w') as f:
+    f.write(f'{config.method}: eval accuracy, mean ± std over seeds {list(seeds)}\n\n'
+            f'{table}\n')
+  plot.plot_comparison(runs, os.path.join(workdir, 'sweep.png'),
+                       title=f'{config.method}: learning rates', xlabel='step')
+  log.info('sweep: wrote sweep.md and sweep.png in %s\n%s', workdir, table)

@@ -1,0 +1,151 @@
+"""Sweeps: a learning-rate x seed grid as one vmapped program, member by member equal to plain runs."""
+
+import os
+
+import jax
+import numpy as np
+import pytest
+
+from pdistill import metrics_log, run_checkpoint, sweep
+from pdistill.config_validation import ConfigError
+from pdistill.train import train_and_evaluate
+from tiny_configs import load_config_module, tiny
+
+RATES, SEEDS = (2e-2, 5e-3), (0, 1)
+
+
+def swept(method, **fields):
+  c = tiny(method)
+  c.sweep.update(learning_rates=RATES, seeds=SEEDS)
+  c.student.update(**fields)
+  return c
+
+
+def member_params(sweep_dir, index):
+  stacked, _ = run_checkpoint.load_latest_params(sweep_dir)
+  return jax.tree.map(lambda a: np.asarray(a)[index], stacked)
+
+
+def assert_member_equals_plain_run(config, sweep_dir, tmp_path, lr, seed):
+  plain = sweep.member_config(config, lr, seed)
+  plain_dir = str(tmp_path / f'plain_{lr}_{seed}')
+  train_and_evaluate(plain, plain_dir)
+  index = RATES.index(lr) * len(SEEDS) + SEEDS.index(seed)
+  expected, _ = run_checkpoint.load_latest_params(plain_dir)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
+               member_params(sweep_dir, index), expected)
+  member_rows = metrics_log.read(sweep.member_dir(sweep_dir, lr, seed))
+  plain_rows = metrics_log.read(plain_dir)
+  assert [r['step'] for r in member_rows] == [r['step'] for r in plain_rows]
+  np.testing.assert_allclose([r['eval_accuracy'] for r in member_rows],
+                             [r['eval_accuracy'] for r in plain_rows], atol=2e-3)
+
+
+@pytest.fixture(scope='module')
+def teacher_dir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('teacher'))
+  train_and_evaluate(tiny('teacher'), workdir)
+  return workdir
+
+
+@pytest.fixture(scope='module')
+def ce_sweep(tmp_path_factory):
+  c = swept('ce', num_steps=1500)
+  c.student.model.hidden = (64,)
+  workdir = str(tmp_path_factory.mktemp('ce_sweep'))
+  return c, workdir, train_and_evaluate(c, workdir)
+
+
+def test_ce_sweep_learns_and_writes_a_run_per_member(ce_sweep):
+  config, workdir, results = ce_sweep
+  assert sorted(results) == sorted(os.path.join(f'lr_{lr:g}', f'seed_{s}')
+                                   for lr in RATES for s in SEEDS)
+  assert all(r['step'] == 1500 for r in results.values())
+  # lr 2e-2 learns the n=12, k=2 parity in 1,500 steps on both seeds; 5e-3 is slower.
+  fast = [results[os.path.join('lr_0.02', f'seed_{s}')]['eval_accuracy'] for s in SEEDS]
+  assert min(fast) > 0.9, results
+  for lr in RATES:
+    for s in SEEDS:
+      member = sweep.member_dir(workdir, lr, s)
+      assert os.path.exists(os.path.join(member, 'config.json'))
+      assert os.listdir(os.path.join(member, 'tensorboard'))
+  table = open(os.path.join(workdir, 'sweep.md')).read()
+  assert '| lr=0.02 | 2 |' in table and '| lr=0.005 | 2 |' in table
+  assert os.path.getsize(os.path.join(workdir, 'sweep.png')) > 10_000
+
+
+@pytest.mark.parametrize('lr,seed', [(2e-2, 1), (5e-3, 0)])
+def test_ce_sweep_member_equals_the_plain_run(ce_sweep, tmp_path, lr, seed):
+  config, workdir, _ = ce_sweep
+  assert_member_equals_plain_run(config, workdir, tmp_path, lr, seed)
+
+
+def test_progressive_sweep_member_equals_the_plain_run(teacher_dir, tmp_path):
+  c = swept('progressive', teacher_workdir=teacher_dir, num_steps=600)
+  workdir = str(tmp_path / 'sweep')
+  train_and_evaluate(c, workdir)
+  rows = metrics_log.read(sweep.member_dir(workdir, 5e-3, 1))
+  assert {r['teacher_step'] for r in rows if r['step'] > 0} == {1000, 3000}
+  assert_member_equals_plain_run(c, workdir, tmp_path, 5e-3, 1)
+
+
+def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
+  c = swept('ce', num_steps=1000)
+  whole = str(tmp_path / 'whole')
+  train_and_evaluate(c, whole)
+  crashed = str(tmp_path / 'crashed')
+  original = metrics_log.MetricsLog.write
+
+  def crash_at_750(self, step, metrics):
+    if step == 750:  # after the step-500 checkpoint
+      raise RuntimeError('simulated crash')
+    original(self, step, metrics)
+
+  monkeypatch.setattr(metrics_log.MetricsLog, 'write', crash_at_750)
+  with pytest.raises(RuntimeError, match='simulated crash'):
+    train_and_evaluate(c, crashed)
+  monkeypatch.setattr(metrics_log.MetricsLog, 'write', original)
+  train_and_evaluate(c, crashed)
+  jax.tree.map(np.testing.assert_array_equal, run_checkpoint.load_latest_params(whole)[0],
+               run_checkpoint.load_latest_params(crashed)[0])
+  for lr in RATES:
+    for s in SEEDS:
+      assert (metrics_log.read(sweep.member_dir(whole, lr, s)) ==
+              metrics_log.read(sweep.member_dir(crashed, lr, s)))
+
+
+def test_sweep_option_gives_the_papers_grid():
+  c = load_config_module().get_config('ce,repro,sweep')
+  assert c.sweep.learning_rates == (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3)
+  assert c.sweep.seeds == (0, 1, 2)
+  assert not load_config_module().get_config('ce,repro').sweep.learning_rates
+
+
+@pytest.mark.parametrize('field,value,message', [
+    ('learning_rates', (1e-2, -1.0), 'positive'),
+    ('learning_rates', (1e-2, 1e-2), 'repeats'),
+    ('seeds', (0, 0), 'repeats'),
+])
+def test_bad_sweep_fields_are_named(tmp_path, field, value, message):
+  c = tiny('ce')
+  c.sweep[field] = value
+  with pytest.raises(ConfigError, match=f'sweep.{field}.*{message}'):
+    train_and_evaluate(c, str(tmp_path / 'w'))
+  assert not os.path.exists(tmp_path / 'w')
+
+
+def test_a_pipeline_cannot_be_swept(tmp_path):
+  c = tiny('pipeline')
+  c.sweep.seeds = (0, 1)
+  with pytest.raises(ConfigError, match='config.sweep: a sweep trains one method'):
+    train_and_evaluate(c, str(tmp_path / 'w'))
+
+
+def test_resuming_a_sweep_with_another_grid_is_refused(ce_sweep):
+  config, workdir, _ = ce_sweep
+  other = config.copy_and_resolve_references()
+  other.sweep.seeds = (0, 1, 2)
+  before = sorted(os.listdir(workdir))
+  with pytest.raises(ConfigError, match='sweep.seeds'):
+    train_and_evaluate(other, workdir)
+  assert sorted(os.listdir(workdir)) == before
