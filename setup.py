@@ -13,5 +13,10 @@ setup(
         'numpy>=1.26', 'ml-collections>=0.1.1', 'absl-py>=2.0', 'matplotlib>=3.8',
         'tensorflow-datasets>=4.9', 'array-record>=0.5',
     ],
-    extras_require={'test': ['pytest>=8', 'tensorboard>=2.15']},
+    extras_require={
+        'test': ['pytest>=8', 'tensorboard>=2.15', 'nbclient>=0.10', 'nbformat>=5.10',
+                 'ipykernel>=6.29'],
+        'tpu': ['jax[tpu]'],  # Cloud TPU VMs (launch/tpu_pod.sh installs it)
+        'cuda': ['jax[cuda12]'],  # NVIDIA GPUs (launch/slurm.sh)
+    },
 )

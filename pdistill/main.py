@@ -32,6 +32,9 @@ _COORDINATOR = flags.DEFINE_string(
     'are detected without it)')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'with --coordinator_address')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'with --coordinator_address: 0..N-1')
+_MULTIHOST = flags.DEFINE_bool(
+    'multihost', False, 'join a multi-host job found by jax.distributed.initialize() (Cloud TPU '
+    'slices, Slurm, Open MPI); the launch/ scripts pass it')
 
 
 def default_workdir(config_path: str, config) -> str:
@@ -80,7 +83,8 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.ERROR)  # Orbax reports routine saves and reads
   try:
-    multihost.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value)
+    multihost.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
+                        auto=_MULTIHOST.value)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)

@@ -6,8 +6,9 @@ written collectively, and only process 0 writes metrics, config.json, plots and 
 (``data_mesh.is_writer``).
 
 Explicit: ``--coordinator_address=HOST:PORT --num_processes=N --process_id=I`` (what the
-tests use on one machine).  Automatic: on a multi-host Cloud TPU slice or inside a Slurm job
-with several tasks, ``jax.distributed.initialize()`` finds everything itself.
+tests use on one machine).  ``--multihost``: ``jax.distributed.initialize()`` finds everything
+itself on a Cloud TPU slice, in a Slurm job (one task per GPU) or under Open MPI; the launch
+scripts in launch/ pass it.  A Slurm job with several tasks is also detected without it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def cluster_detected(environ=os.environ) -> bool:
 
 
 def initialize(coordinator_address: str | None = None, num_processes: int | None = None,
-               process_id: int | None = None) -> bool:
-  """Joins the multi-process job if there is one; returns whether it did."""
+               process_id: int | None = None, auto: bool = False) -> bool:
+  """Joins the multi-process job if there is one (or ``auto``); returns whether it did."""
   if coordinator_address:
     missing = [name for name, v in (('--num_processes', num_processes),
                                     ('--process_id', process_id)) if v is None]
@@ -39,7 +40,7 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
       raise ValueError(f'--process_id={process_id} must be in 0..{num_processes - 1}')
     jax.distributed.initialize(coordinator_address=coordinator_address,
                                num_processes=num_processes, process_id=process_id)
-  elif cluster_detected():
+  elif auto or cluster_detected():
     jax.distributed.initialize()
   else:
     return False
