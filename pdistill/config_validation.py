@@ -7,18 +7,11 @@ ml_collections itself (``--config.x=y`` only sets existing fields, with their ty
 from __future__ import annotations
 
 from pdistill import models, optimizers, pcfg, phase_transition, tasks, teacher_schedule
+from pdistill.config_error import ConfigError  # noqa: F401  (raised and re-exported here)
 
 METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive', 'curriculum')
 STUDENT_METHODS = ('ce', 'one_shot', 'progressive', 'curriculum')
 DISTILL_METHODS = ('one_shot', 'progressive', 'curriculum')  # they read a teacher
-
-
-class ConfigError(ValueError):
-  """A config value that cannot run; ``field`` is its dotted path, e.g. 'student.alpha'."""
-
-  def __init__(self, field: str, message: str):
-    super().__init__(f'config.{field}: {message}')
-    self.field = field
 
 
 def _require(ok: bool, field: str, message: str) -> None:
@@ -101,6 +94,20 @@ def _validate_data(config) -> None:
     needed = (labels - 1) * data.k
     _require(needed <= data.n, 'data.k',
              f'{labels - 1} support sets of k={data.k} need {needed} coordinates but n={data.n}')
+  elif data.task == 'text_mlm':
+    _choice(config, 'data.source', ('tfds', 'files', 'pydoc'))
+    _require(isinstance(data.seq_len, int) and data.seq_len >= 8, 'data.seq_len',
+             f'must be an integer >= 8 (BOS + bytes + EOS), got {data.seq_len!r}')
+    _require(0 < data.mask_rate < 1, 'data.mask_rate',
+             f'must be in (0, 1), got {data.mask_rate!r}')
+    _require(isinstance(data.holdout_every, int) and data.holdout_every >= 2,
+             'data.holdout_every', f'must be an integer >= 2, got {data.holdout_every!r}')
+    if data.source == 'tfds':
+      _require(bool(data.tfds_name), 'data.tfds_name',
+               'is empty: name a prepared tfds dataset, e.g. wikipedia/20230601.en or pg19')
+    if data.source == 'files':
+      _require(bool(data.files), 'data.files',
+               'is empty: give comma-separated glob patterns of text files')
   else:
     _choice(config, 'data.grammar', pcfg.GRAMMARS)
     if data.task == 'pcfg_mlm':
@@ -114,6 +121,8 @@ def _validate_data(config) -> None:
 def _sequence_length(data) -> int | None:
   if data.task == 'sparse_parity':
     return data.n if data.get('as_tokens', False) else None
+  if data.task == 'text_mlm':
+    return data.seq_len
   seq = pcfg.load(data.grammar).seq_len
   return seq - 1 if data.task == 'pcfg_next_token' else seq
 

@@ -2,7 +2,7 @@
 
 Batches are a pure function of (seed, step), drawn either on device inside the jitted chunk
 (sparse parity: ``device_batch(data_key, step)``) or on the host with numpy
-(PCFG: ``host_batch(seed, step)``, seeded by ``np.random.default_rng([seed, step])``).
+(PCFG and real text: ``host_batch(seed, step)``, seeded by ``np.random.default_rng([seed, step])``).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from pdistill import mlm_masking, parity_data, pcfg
+from pdistill import mlm_masking, parity_data, pcfg, text_data
 
-TASKS = ('sparse_parity', 'pcfg_mlm', 'pcfg_next_token')
+TASKS = ('sparse_parity', 'pcfg_mlm', 'pcfg_next_token', 'text_mlm')
 # data fields that set how a run is evaluated, not what task it learns
 EVAL_FIELDS = ('eval_size', 'eval_seed')
 
@@ -39,6 +39,8 @@ def build(data, batch_size: int) -> Task:
     return _parity(data, batch_size)
   if data.task in ('pcfg_mlm', 'pcfg_next_token'):
     return _pcfg(data, batch_size)
+  if data.task == 'text_mlm':
+    return _text_mlm(data, batch_size)
   raise ValueError(f'data.task must be one of {TASKS}, got {data.task!r}')
 
 
@@ -71,7 +73,7 @@ def _pcfg(data, batch_size: int) -> Task:
     if data.task == 'pcfg_mlm':
       maskable = sentences.ancestor_nodes[..., 0] >= 0  # the terminals
       return mlm_masking.mask_tokens(tokens, rng, mask_rate=data.mask_rate,
-                                     mask_id=grammar.mask_id, terminal_ids=terminals,
+                                     mask_id=grammar.mask_id, random_ids=terminals,
                                      maskable=maskable)
     targets = pcfg.right_boundaries(sentences, data.boundary_depth)
     return {'inputs': tokens[:, :-1], 'labels': tokens[:, 1:],
@@ -86,6 +88,25 @@ def _pcfg(data, batch_size: int) -> Task:
   return Task(name=data.task, num_outputs=vocab, vocab_size=vocab, readout='all',
               pad_id=grammar.pad_id, init_inputs=eval_set['inputs'][:1], eval_set=eval_set,
               host_batch=host_batch)
+
+
+def _text_mlm(data, batch_size: int) -> Task:
+  corpus = text_data.Corpus(data)
+
+  def make(rng: np.random.Generator, n: int, eval_split: bool = False) -> dict:
+    tokens = corpus.windows(rng, n, eval_split)
+    return mlm_masking.mask_tokens(tokens, rng, mask_rate=data.mask_rate,
+                                   mask_id=text_data.MASK, random_ids=np.arange(256),
+                                   maskable=tokens < 256)
+
+  def host_batch(seed: int, step: int) -> dict:
+    return make(np.random.default_rng([seed, step]), batch_size)
+
+  eval_set = make(np.random.default_rng([data.eval_seed, 0x5EED_E7A1]), data.eval_size,
+                  eval_split=True)
+  return Task(name='text_mlm', num_outputs=text_data.VOCAB, vocab_size=text_data.VOCAB,
+              readout='all', pad_id=text_data.PAD, init_inputs=eval_set['inputs'][:1],
+              eval_set=eval_set, host_batch=host_batch)
 
 
 def host_chunk(task: Task, seed: int, start: int, length: int) -> dict:

@@ -91,7 +91,7 @@ def test_masking_rates():
   s = pcfg.sample(g, np.random.default_rng(0), 400)
   maskable = s.ancestor_nodes[..., 0] >= 0
   out = mlm_masking.mask_tokens(s.tokens, np.random.default_rng(1), mask_rate=0.3,
-                                mask_id=g.mask_id, terminal_ids=[0, 1, 2], maskable=maskable)
+                                mask_id=g.mask_id, random_ids=[0, 1, 2], maskable=maskable)
   chosen = out['weights'] > 0
   assert not chosen[~maskable].any()  # never BOS or PAD
   assert (out['inputs'][~chosen] == s.tokens[~chosen]).all()
