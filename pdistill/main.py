@@ -42,6 +42,17 @@ def default_workdir(config_path: str, config) -> str:
   return os.path.join('runs', '_'.join([name, config.method, config.get('size', 'full')]))
 
 
+def load_config(spec: str):
+  """The config of ``'configs/X.py[:options]'`` (relative to the working directory, else to
+  the pdistill checkout), as ``--config`` would load it: for notebooks and scripts."""
+  path, sep, arg = spec.partition(':')
+  if not os.path.exists(path) and os.path.exists(os.path.join(_REPO, path)):
+    path = os.path.join(_REPO, path)
+  if not os.path.exists(path):
+    raise FileNotFoundError(f'config file {path!r} not found (also not under {_REPO})')
+  return _load_config_file(path + sep + arg)
+
+
 def _load_config_file(spec: str):
   path, _, arg = spec.partition(':')
   loader = importlib.machinery.SourceFileLoader('pdistill_config', path)
