@@ -5,12 +5,17 @@ The paper's grid (5 learning rates x 3 seeds = 15 members), batch-1 SGD on spars
 pdistill's fused chunk (``train_steps.make_chunk_fn``), in one process, on one device:
 
   * grid:       ``train_steps.member_chunk`` over the 15 stacked states (what a sweep runs),
-  * sequential: the plain chunk, member after member (what 15 plain runs would do).
+                on one CPU device, and with its members spread over ``--cpu_devices`` host
+                devices (``python -m pdistill.main --cpu_devices=N``: one core each),
+  * sequential: the plain chunk, member after member (what 15 plain runs would do; batch-1
+                SGD has nothing to split over several cores).
 
 Cases: CE at H=100 (the repro student), H=256 and H=1,000 (the paper's student), and one-shot
 distillation of an H=100 student from an H=2,000 teacher (teacher logits per chunk, shared).
 
-  python benchmarks/sweep_throughput.py [--repeats 3] [--quick]
+  python benchmarks/sweep_throughput.py [--repeats 3] [--quick] [--cpu_devices N]
+
+``--cpu_devices`` defaults to the smallest divisor of 15 that is at least the number of cores.
 
 Results are recorded in benchmarks/RESULTS.md.
 """
@@ -19,19 +24,41 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import platform
 import time
 
-import jax
+from pdistill import host_devices
+
+RATES, SEEDS = (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), (0, 1, 2)
+MEMBERS = len(RATES) * len(SEEDS)
+
+
+def parse_args():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--quick', action='store_true', help='10x fewer steps (a smoke check)')
+  cores = os.cpu_count() or 1
+  parser.add_argument('--cpu_devices', type=int,
+                      default=next(d for d in range(1, MEMBERS + 1)
+                                   if MEMBERS % d == 0 and d >= min(cores, MEMBERS)))
+  return parser.parse_args()
+
+
+ARGS = parse_args() if __name__ == '__main__' else None
+if ARGS:  # XLA reads the host device count when JAX first touches a device
+  host_devices.split_cpu(ARGS.cpu_devices)
+
+import jax  # noqa: E402
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
+import numpy as np  # noqa: E402
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # noqa: E402
 
-from pdistill import optimizers, parity_data, train_steps
-from pdistill.models.mlp import MLP
+from pdistill import optimizers, parity_data, train_steps  # noqa: E402
+from pdistill.models.mlp import MLP  # noqa: E402
 
 N, K = 100, 6
-RATES, SEEDS = (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), (0, 1, 2)
 
 
 def sgd(lr=1e-2):
@@ -64,7 +91,7 @@ class Case:
     return train_steps.create_state(params, tx)
 
 
-def time_grid(case: Case, steps: int, chunk: int, repeats: int) -> float:
+def time_grid(case: Case, steps: int, chunk: int, repeats: int, devices: int) -> float:
   tx = optimizers.make_sweep_optimizer(sgd(), case.num_steps)
   fn = jax.jit(train_steps.member_chunk(case.chunk(tx)), static_argnames=('length',),
                donate_argnums=(0,))
@@ -74,6 +101,8 @@ def time_grid(case: Case, steps: int, chunk: int, repeats: int) -> float:
   state = state.replace(opt_state=optimizers.set_learning_rate(
       state.opt_state, jnp.asarray([lr for lr, _ in members], jnp.float32)))
   keys = jnp.stack([jax.random.key(s) for _, s in members])
+  spread = NamedSharding(Mesh(np.array(jax.devices()[:devices]), ('data',)), P('data'))
+  state, keys = jax.device_put((state, keys), spread)
   state, _ = fn(state, case.stack, case.starts, keys, keys, 0, length=chunk)  # compile
   jax.block_until_ready(state)
   rates = []
@@ -109,11 +138,7 @@ def time_sequential(case: Case, steps: int, chunk: int, repeats: int) -> float:
   return float(np.median(rates))
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--repeats', type=int, default=3)
-  parser.add_argument('--quick', action='store_true', help='10x fewer steps (a smoke check)')
-  args = parser.parse_args()
+def main(args):
   scale = 10 if args.quick else 1
   cases = [  # name, H, teacher H, steps per member, chunk, target ratio
       ('CE, H=100', 100, None, 20_000 // scale, 5_000 // scale, 5.0),
@@ -121,19 +146,22 @@ def main():
       ('CE, H=1,000', 1_000, None, 10_000 // scale, 5_000 // scale, 5.0),
       ('one-shot, H=100 <- 2,000', 100, 2_000, 10_000 // scale, 2_000 // scale, None),
   ]
-  print(f'# {platform.processor() or platform.machine()}, {jax.device_count()} device(s) '
-        f'({jax.devices()[0].platform}), jax {jax.__version__}, {len(RATES)} learning rates x '
-        f'{len(SEEDS)} seeds, median of {args.repeats}')
-  print('| workload | vmapped grid (member-steps/s) | one after another (member-steps/s) | '
-        'ratio | target |')
-  print('|---|---:|---:|---:|---:|')
+  d = args.cpu_devices
+  print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+        f'{jax.device_count()} {jax.devices()[0].platform} device(s), jax {jax.__version__}, '
+        f'{len(RATES)} learning rates x {len(SEEDS)} seeds, median of {args.repeats}')
+  print(f'| workload | grid, 1 device | grid, {d} devices | one after another | ratio 1 device | '
+        f'ratio {d} devices | target |')
+  print('|---|---:|---:|---:|---:|---:|---:|')
   for name, hidden, teacher_hidden, steps, chunk, target in cases:
     case = Case(hidden, teacher_hidden, 8_000_000)
-    grid = time_grid(case, steps, chunk, args.repeats)
+    grid = time_grid(case, steps, chunk, args.repeats, 1)
+    spread = time_grid(case, steps, chunk, args.repeats, d) if d > 1 else grid
     sequential = time_sequential(case, steps, chunk, args.repeats)
-    print(f'| {name} | {grid:,.0f} | {sequential:,.0f} | {grid / sequential:.2f}x | '
+    print(f'| {name} | {grid:,.0f} | {spread:,.0f} | {sequential:,.0f} | '
+          f'{grid / sequential:.2f}x | {spread / sequential:.2f}x | '
           f'{f"{target:.0f}x" if target else "-"} |', flush=True)
 
 
 if __name__ == '__main__':
-  main()
+  main(ARGS)

@@ -14,7 +14,7 @@ import types
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from pdistill import data_mesh, multihost, progress
+from pdistill import data_mesh, host_devices, multihost, progress
 from pdistill.config_validation import ConfigError
 from pdistill.train import train_and_evaluate
 
@@ -35,6 +35,9 @@ _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'with --coordinator_addre
 _MULTIHOST = flags.DEFINE_bool(
     'multihost', False, 'join a multi-host job found by jax.distributed.initialize() (Cloud TPU '
     'slices, Slurm, Open MPI); the launch/ scripts pass it')
+_CPU_DEVICES = flags.DEFINE_integer(
+    'cpu_devices', None, 'split the CPU into this many XLA devices (CPU runs): a sweep spreads '
+    'its members over as many of them as divide the member count, one core each')
 
 
 def default_workdir(config_path: str, config) -> str:
@@ -94,6 +97,8 @@ def main(argv):
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
   logging.set_verbosity(logging.ERROR)  # Orbax reports routine saves and reads
   try:
+    if _CPU_DEVICES.value is not None:
+      host_devices.split_cpu(_CPU_DEVICES.value)
     multihost.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
                         auto=_MULTIHOST.value)
   except ValueError as e:

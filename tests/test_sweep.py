@@ -1,15 +1,17 @@
 """Sweeps: a learning-rate x seed grid as one vmapped program, member by member equal to plain runs."""
 
 import os
+import subprocess
+import sys
 
 import jax
 import numpy as np
 import pytest
 
-from pdistill import metrics_log, run_checkpoint, sweep
+from pdistill import host_devices, metrics_log, run_checkpoint, sweep
 from pdistill.config_validation import ConfigError
 from pdistill.train import train_and_evaluate
-from tiny_configs import load_config_module, tiny
+from tiny_configs import REPO, load_config_module, tiny
 
 RATES, SEEDS = (2e-2, 5e-3), (0, 1)
 
@@ -149,3 +151,33 @@ def test_resuming_a_sweep_with_another_grid_is_refused(ce_sweep):
   with pytest.raises(ConfigError, match='sweep.seeds'):
     train_and_evaluate(other, workdir)
   assert sorted(os.listdir(workdir)) == before
+
+
+def test_cpu_devices_flag_spreads_a_sweep_over_host_devices(tmp_path):
+  """3 host devices for 3 members (the test session's 8 would leave them on one: gcd(3, 8))."""
+  config = os.path.join(REPO, 'configs', 'parity_mlp.py')
+  args = [sys.executable, '-m', 'pdistill.main', f'--config={config}:ce,smoke',
+          '--config.student.num_steps=500', '--config.sweep.learning_rates=(0.02, 0.01, 0.005)',
+          '--config.loop.eval_every_steps=250']
+  spread = subprocess.run(args + ['--cpu_devices=3', f'--workdir={tmp_path / "spread"}'],
+                          capture_output=True, text=True)
+  assert spread.returncode == 0, spread.stderr
+  assert '3 members in one program on 3 device(s)' in spread.stderr
+  single = subprocess.run(args + [f'--workdir={tmp_path / "single"}'], capture_output=True,
+                          text=True)
+  assert '3 members in one program on 1 device(s)' in single.stderr
+  for lr in (0.02, 0.01, 0.005):
+    rows = [metrics_log.read(sweep.member_dir(str(tmp_path / d), lr, 0))
+            for d in ('spread', 'single')]
+    assert [r['step'] for r in rows[0]] == [0, 250, 500]
+    np.testing.assert_allclose([r['eval_loss'] for r in rows[0]],
+                               [r['eval_loss'] for r in rows[1]], rtol=1e-5)
+
+
+def test_split_cpu_replaces_an_earlier_device_count():
+  environ = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8 --xla_cpu_foo=1'}
+  host_devices.split_cpu(3, environ)
+  assert environ['XLA_FLAGS'].split() == ['--xla_cpu_foo=1',
+                                          '--xla_force_host_platform_device_count=3']
+  with pytest.raises(ValueError, match='--cpu_devices=0 must be at least 1'):
+    host_devices.split_cpu(0, environ)
