@@ -11,6 +11,7 @@ import pytest
 from pdistill import host_devices, metrics_log, run_checkpoint, sweep
 from pdistill.config_validation import ConfigError
 from pdistill.train import train_and_evaluate
+from crash_resume import crash_then_resume
 from tiny_configs import REPO, load_config_module, tiny
 
 RATES, SEEDS = (2e-2, 5e-3), (0, 1)
@@ -96,18 +97,7 @@ def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeyp
   whole = str(tmp_path / 'whole')
   train_and_evaluate(c, whole)
   crashed = str(tmp_path / 'crashed')
-  original = metrics_log.MetricsLog.write
-
-  def crash_at_750(self, step, metrics):
-    if step == 750:  # after the step-500 checkpoint
-      raise RuntimeError('simulated crash')
-    original(self, step, metrics)
-
-  monkeypatch.setattr(metrics_log.MetricsLog, 'write', crash_at_750)
-  with pytest.raises(RuntimeError, match='simulated crash'):
-    train_and_evaluate(c, crashed)
-  monkeypatch.setattr(metrics_log.MetricsLog, 'write', original)
-  train_and_evaluate(c, crashed)
+  crash_then_resume(c, crashed, monkeypatch, crash_step=750)  # after the step-500 checkpoint
   jax.tree.map(np.testing.assert_array_equal, run_checkpoint.load_latest_params(whole)[0],
                run_checkpoint.load_latest_params(crashed)[0])
   for lr in RATES:

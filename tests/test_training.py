@@ -15,6 +15,7 @@ import pytest
 from pdistill import (data_mesh, metrics_log, models, optimizers, parity_data, tasks,
                       teacher_loading, train_steps, trajectory)
 from pdistill.train import train_and_evaluate
+from crash_resume import crash_then_resume
 from tiny_configs import REPO, tiny
 
 
@@ -98,18 +99,7 @@ def test_resume_after_a_crash_equals_uninterrupted(teacher_dir, tmp_path, monkey
   train_and_evaluate(c, whole)
 
   crashed = str(tmp_path / 'crashed')
-  original = metrics_log.MetricsLog.write
-
-  def crash_at_750(self, step, metrics):
-    if step == 750:  # after the step-500 checkpoint, before the next one
-      raise RuntimeError('simulated crash')
-    original(self, step, metrics)
-
-  monkeypatch.setattr(metrics_log.MetricsLog, 'write', crash_at_750)
-  with pytest.raises(RuntimeError, match='simulated crash'):
-    train_and_evaluate(c, crashed)
-  monkeypatch.setattr(metrics_log.MetricsLog, 'write', original)
-  train_and_evaluate(c, crashed)
+  crash_then_resume(c, crashed, monkeypatch, crash_step=750)  # after the step-500 checkpoint
 
   jax.tree.map(np.testing.assert_array_equal, final_params(whole, 1000),
                final_params(crashed, 1000))
