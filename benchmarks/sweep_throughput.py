@@ -50,8 +50,8 @@ if ARGS:  # XLA reads the host device count when JAX first touches a device
   host_devices.split_cpu(ARGS.cpu_devices)
 
 import jax  # noqa: E402
-import jax.numpy as jnp
-import ml_collections
+import jax.numpy as jnp  # noqa: E402
+import ml_collections  # noqa: E402
 import numpy as np  # noqa: E402
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # noqa: E402
 
