@@ -80,11 +80,11 @@ class Case:
     self.num_steps = num_steps
     self.starts = jnp.zeros((1,), jnp.int32)
 
-  def chunk(self, tx):
+  def chunk(self, tx, teacher_rows=1024):
     step = train_steps.make_train_step(self.model.apply, tx, distill=self.stack is not None,
                                        alpha=0.0)
     return train_steps.make_chunk_fn(step, self.batch_fn, teacher_apply=self.teacher_apply,
-                                     teacher_batch_rows=1024)
+                                     teacher_batch_rows=teacher_rows)
 
   def state(self, tx, seed):
     params = self.model.init(jax.random.key(seed), jnp.zeros((1, N)))['params']
@@ -93,7 +93,8 @@ class Case:
 
 def time_grid(case: Case, steps: int, chunk: int, repeats: int, devices: int) -> float:
   tx = optimizers.make_sweep_optimizer(sgd(), case.num_steps)
-  fn = jax.jit(train_steps.member_chunk(case.chunk(tx)), static_argnames=('length',),
+  chunk_fn = case.chunk(tx, 1024 // MEMBERS)  # teacher rows per group as a sweep sets them
+  fn = jax.jit(train_steps.member_chunk(chunk_fn), static_argnames=('length',),
                donate_argnums=(0,))
   members = [(lr, s) for lr in RATES for s in SEEDS]
   states = [case.state(tx, s) for _, s in members]
