@@ -93,7 +93,7 @@ class Case:
 
 def time_grid(case: Case, steps: int, chunk: int, repeats: int, devices: int) -> float:
   tx = optimizers.make_sweep_optimizer(sgd(), case.num_steps)
-  chunk_fn = case.chunk(tx, 1024 // MEMBERS)  # teacher rows per group as a sweep sets them
+  chunk_fn = case.chunk(tx, train_steps.member_teacher_rows(1024, MEMBERS))
   fn = jax.jit(train_steps.member_chunk(chunk_fn), static_argnames=('length',),
                donate_argnums=(0,))
   members = [(lr, s) for lr in RATES for s in SEEDS]

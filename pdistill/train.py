@@ -154,10 +154,7 @@ def train_members(config, setup: Setup, members: list[Member], state_dir: str) -
       step_fn = train_steps.make_train_step(model.apply, tx, distill=teacher is not None,
                                             alpha=alpha, temperature=temperature)
       teacher_apply = teacher.apply if teacher else None
-    # vmap multiplies the teacher's activations by the member count: a sweep keeps them as
-    # large as a plain run's (a 15-member one-shot grid ran 0.7x its members one after
-    # another with the plain run's group size, 1.2x with this; benchmarks/RESULTS.md).
-    rows = max(loop.teacher_batch_rows // len(members), 1)
+    rows = train_steps.member_teacher_rows(loop.teacher_batch_rows, len(members))
     chunk = train_steps.make_chunk_fn(step_fn, task.device_batch, batch_sharding=batch_sharding,
                                       teacher_apply=teacher_apply, teacher_batch_rows=rows)
     if stacked:

@@ -139,6 +139,16 @@ def make_chunk_fn(train_step: Callable, batch_fn: Callable | None = None, *,
   return chunk
 
 
+def member_teacher_rows(teacher_batch_rows: int, members: int) -> int:
+  """Teacher rows per forward group in a chunk vmapped over ``members``.
+
+  vmap multiplies the teacher's activations by the member count; dividing the group keeps
+  them as large as a plain run's (a 15-member one-shot grid ran 0.7x its members one after
+  another with the plain run's group size, 0.9-1.1x with this; benchmarks/RESULTS.md).
+  """
+  return max(teacher_batch_rows // members, 1)
+
+
 def member_chunk(chunk: Callable) -> Callable:
   """``chunk`` over members stacked on a leading axis of state, data and rng (sweeps).
 
