@@ -3,8 +3,9 @@
 Measures, in one process and on the same data:
   * teacher steps at H=1,000 and H=50,000 (n=100, 2 labels, SGD),
   * distillation steps of a H=1,000 student from a H=50,000 teacher (one-shot, kl_alpha=0),
-each through ``train_steps.make_chunk_fn`` (what training runs) and through a naive loop that
-calls a jitted step once per Python iteration with the batch made on device (plus, for the
+each as training runs them (the task's jitted ``chunk`` draws a chunk's batches on device, then
+``steps.make_chunk_fn``'s fused chunk trains on them) and through a naive loop that calls a
+jitted step once per Python iteration with the batch made on device (plus, for the
 distillation, the teacher forward inside that step).  Prints steps/s and the ratio.
 
   python benchmarks/parity_throughput.py [--repeats 3] [--quick]
@@ -24,8 +25,11 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from pdistill import data_mesh, optimizers, parity_data, train_steps
+from pdistill import optimizers, steps
+from pdistill.config import builders
+from pdistill.data import parity, streams, tasks
 from pdistill.models.mlp import MLP
+from pdistill.parallel import mesh as mesh_lib
 
 N = 100
 
@@ -36,8 +40,8 @@ def sgd():
 
 
 def setup(hidden: int, teacher_hidden: int | None):
-  task = parity_data.make_task(N, 6)
-  mesh = data_mesh.make_mesh(1, jax.devices()[:1])
+  task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6)), 1)
+  mesh = mesh_lib.make_mesh(1, jax.devices()[:1])
   model = MLP(hidden=(hidden,), num_labels=2)
   tx = optimizers.make_optimizer(sgd(), 10**9)
   params = model.init(jax.random.key(0), jnp.zeros((1, N)))['params']
@@ -46,36 +50,35 @@ def setup(hidden: int, teacher_hidden: int | None):
     t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
     t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
     teacher = (t_model.apply, jax.tree.map(lambda a: a[None], t_params))
-  step = train_steps.make_train_step(model.apply, tx, distill=teacher is not None, alpha=0.0)
-  batch_fn = functools.partial(parity_data.train_batch, task, batch_size=1)
-  state = jax.device_put(train_steps.create_state(params, tx), data_mesh.replicated(mesh))
-  return mesh, state, step, batch_fn, teacher
+  step = steps.make_train_step(model.apply, tx, distill=teacher is not None, alpha=0.0)
+  state = jax.device_put(steps.create_state(params, tx), mesh_lib.replicated(mesh))
+  return task, state, step, teacher
 
 
-def time_fused(hidden, teacher_hidden, steps, chunk, repeats):
-  mesh, state, step, batch_fn, teacher = setup(hidden, teacher_hidden)
-  fn = jax.jit(train_steps.make_chunk_fn(step, batch_fn,
-                                         teacher_apply=teacher[0] if teacher else None,
-                                         teacher_batch_rows=1024),
-               static_argnames=('length',), donate_argnums=(0,))
+def time_fused(hidden, teacher_hidden, num_steps, chunk, repeats):
+  task, state, step, teacher = setup(hidden, teacher_hidden)
+  fn = jax.jit(steps.make_chunk_fn(step, teacher_apply=teacher[0] if teacher else None,
+                                   teacher_batch_rows=1024), donate_argnums=(0,))
   stack = teacher[1] if teacher else None
   starts = jnp.zeros((1,), jnp.int32)
   key = jax.random.key(0)
-  state, _ = fn(state, stack, starts, key, key, 0, length=chunk)  # compile
+  batches = lambda begin: jax.tree.map(lambda a: a[0], task.chunk([0], begin, chunk))
+  state, _ = fn(state, stack, starts, batches(0), key, 0)  # compile
   jax.block_until_ready(state)
   rates = []
   for _ in range(repeats):
     t0 = time.perf_counter()
-    for begin in range(0, steps, chunk):
-      state, m = fn(state, stack, starts, key, key, begin, length=chunk)
+    for begin in range(0, num_steps, chunk):
+      state, m = fn(state, stack, starts, batches(begin), key, begin)
     jax.block_until_ready(state)
-    rates.append(steps / (time.perf_counter() - t0))
+    rates.append(num_steps / (time.perf_counter() - t0))
   return float(np.median(rates))
 
 
-def time_naive(hidden, teacher_hidden, steps, repeats):
-  _, state, step, batch_fn, teacher = setup(hidden, teacher_hidden)
-  key = jax.random.key(0)
+def time_naive(hidden, teacher_hidden, num_steps, repeats):
+  _, state, step, teacher = setup(hidden, teacher_hidden)
+  key = streams.run_key(0, streams.DATA)
+  batch_fn = functools.partial(parity.train_batch, parity.make_task(N, 6), batch_size=1)
 
   @functools.partial(jax.jit, donate_argnums=(0,))
   def one(state, stack, s):
@@ -91,10 +94,10 @@ def time_naive(hidden, teacher_hidden, steps, repeats):
   rates = []
   for _ in range(repeats):
     t0 = time.perf_counter()
-    for s in range(steps):
+    for s in range(num_steps):
       state, m = one(state, stack, s)
     jax.block_until_ready(state)
-    rates.append(steps / (time.perf_counter() - t0))
+    rates.append(num_steps / (time.perf_counter() - t0))
   return float(np.median(rates))
 
 
@@ -115,8 +118,8 @@ def main():
   print('| workload | pdistill fused chunk (steps/s) | naive per-step jit (steps/s) | ratio | '
         'target |')
   print('|---|---:|---:|---:|---:|')
-  for name, hidden, teacher_hidden, steps, chunk, naive_steps, target in cases:
-    fused = time_fused(hidden, teacher_hidden, steps, chunk, args.repeats)
+  for name, hidden, teacher_hidden, num_steps, chunk, naive_steps, target in cases:
+    fused = time_fused(hidden, teacher_hidden, num_steps, chunk, args.repeats)
     naive = time_naive(hidden, teacher_hidden, naive_steps, args.repeats)
     print(f'| {name} | {fused:,.0f} | {naive:,.0f} | {fused / naive:.2f}x | {target:,} |',
           flush=True)

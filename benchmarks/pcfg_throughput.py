@@ -13,32 +13,22 @@ Results are recorded in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import os
 import platform
 import time
 
 import jax
 import numpy as np
 
-from pdistill import models, optimizers, tasks, train_steps
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def load_config(size):
-  spec = importlib.util.spec_from_file_location('cfg', os.path.join(REPO, 'configs',
-                                                                    'pcfg_bert.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module.get_config(f'teacher,{size}')
+from pdistill import models, optimizers, steps
+from pdistill.config.files import load_config
+from pdistill.data import tasks
 
 
 def build(run, task, key):
   model = models.build(run.model, task)
   tx = optimizers.make_optimizer(run.optim, run.num_steps)
   params = model.init(jax.random.key(key), task.init_inputs)['params']
-  return model, tx, train_steps.create_state(params, tx)
+  return model, tx, steps.create_state(params, tx)
 
 
 def rate(fn, repeats):
@@ -58,11 +48,11 @@ def main():
   parser.add_argument('--steps', type=int, default=20, help='steps per timed chunk')
   parser.add_argument('--repeats', type=int, default=3)
   args = parser.parse_args()
-  c = load_config(args.size)
+  c = load_config(f'configs/pcfg_bert.py:teacher,{args.size}')
   task = tasks.build(c.data, args.batch)
 
   t0 = time.perf_counter()
-  batches = tasks.host_chunk(task, 0, 0, args.steps)
+  batches = jax.tree.map(lambda a: a[0], task.chunk([0], 0, args.steps))
   sample_s = time.perf_counter() - t0
   tokens = int(np.sum(batches['inputs'] != task.pad_id))  # real tokens, BOS included
   batches = jax.device_put(batches)
@@ -85,17 +75,15 @@ def main():
   print('| step | fused chunk (tokens/s) | per-step jit loop (tokens/s) | ratio |')
   print('|---|---:|---:|---:|')
   for name, (model, tx, state, distill) in cases.items():
-    step = train_steps.make_train_step(model.apply, tx, distill=distill, temperature=0.0)
-    chunk = jax.jit(train_steps.make_chunk_fn(
-        step, teacher_apply=t_model.apply if distill else None, teacher_batch_rows=64),
-        static_argnames=('length',))
-    fused = rate(lambda: chunk(state, stack, starts, batches, key, 0, length=args.steps)[0],
-                 args.repeats)
+    step = steps.make_train_step(model.apply, tx, distill=distill, temperature=0.0)
+    chunk = jax.jit(steps.make_chunk_fn(
+        step, teacher_apply=t_model.apply if distill else None, teacher_batch_rows=64))
+    fused = rate(lambda: chunk(state, stack, starts, batches, key, 0)[0], args.repeats)
 
     @jax.jit
     def one(state, batch):
       if distill:
-        batch = {**batch, 'teacher_logits': t_model.apply({'params': t_state.params},
+        batch = {**batch, steps.TEACHER_LOGITS: t_model.apply({'params': t_state.params},
                                                           batch['inputs'])}
       return step(state, batch, None)[0]
 

@@ -2,9 +2,10 @@
 
 The paper's grid (5 learning rates x 3 seeds = 15 members), batch-1 SGD on sparse parity
 (n=100, k=6), each member with its own init, data stream and learning rate.  Both sides use
-pdistill's fused chunk (``train_steps.make_chunk_fn``), in one process, on one device:
+pdistill's fused chunk (``steps.make_chunk_fn``) fed by the task's jitted ``chunk`` (the
+batches of a chunk, drawn on device), in one process:
 
-  * grid:       ``train_steps.member_chunk`` over the 15 stacked states (what a sweep runs),
+  * grid:       ``steps.member_chunk`` over the 15 stacked states (what a sweep runs),
                 on one CPU device, and with its members spread over ``--cpu_devices`` host
                 devices (``python -m pdistill.main --cpu_devices=N``: one core each),
   * sequential: the plain chunk, member after member (what 15 plain runs would do; batch-1
@@ -23,15 +24,25 @@ Results are recorded in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import functools
 import os
 import platform
 import time
 
-from pdistill import host_devices
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+from pdistill import optimizers, steps
+from pdistill.config import builders
+from pdistill.data import tasks
+from pdistill.models.mlp import MLP
+from pdistill.parallel import multihost
 
 RATES, SEEDS = (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), (0, 1, 2)
 MEMBERS = len(RATES) * len(SEEDS)
+N, K = 100, 6
 
 
 def parse_args():
@@ -45,22 +56,6 @@ def parse_args():
   return parser.parse_args()
 
 
-ARGS = parse_args() if __name__ == '__main__' else None
-if ARGS:  # XLA reads the host device count when JAX first touches a device
-  host_devices.split_cpu(ARGS.cpu_devices)
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import ml_collections  # noqa: E402
-import numpy as np  # noqa: E402
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P  # noqa: E402
-
-from pdistill import optimizers, parity_data, train_steps  # noqa: E402
-from pdistill.models.mlp import MLP  # noqa: E402
-
-N, K = 100, 6
-
-
 def sgd(lr=1e-2):
   return ml_collections.ConfigDict(dict(name='sgd', learning_rate=lr, lr_schedule='cosine',
                                         warmup_frac=0.06, momentum=0.0, weight_decay=0.0))
@@ -69,9 +64,8 @@ def sgd(lr=1e-2):
 class Case:
 
   def __init__(self, hidden: int, teacher_hidden: int | None, num_steps: int):
-    self.task = parity_data.make_task(N, K)
+    self.task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, K)), 1)
     self.model = MLP(hidden=(hidden,), num_labels=2)
-    self.batch_fn = functools.partial(parity_data.train_batch, self.task, batch_size=1)
     self.teacher_apply, self.stack = None, None
     if teacher_hidden:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
@@ -81,21 +75,20 @@ class Case:
     self.starts = jnp.zeros((1,), jnp.int32)
 
   def chunk(self, tx, teacher_rows=1024):
-    step = train_steps.make_train_step(self.model.apply, tx, distill=self.stack is not None,
-                                       alpha=0.0)
-    return train_steps.make_chunk_fn(step, self.batch_fn, teacher_apply=self.teacher_apply,
-                                     teacher_batch_rows=teacher_rows)
+    step = steps.make_train_step(self.model.apply, tx, distill=self.stack is not None,
+                                 alpha=0.0)
+    return steps.make_chunk_fn(step, teacher_apply=self.teacher_apply,
+                               teacher_batch_rows=teacher_rows)
 
   def state(self, tx, seed):
     params = self.model.init(jax.random.key(seed), jnp.zeros((1, N)))['params']
-    return train_steps.create_state(params, tx)
+    return steps.create_state(params, tx)
 
 
-def time_grid(case: Case, steps: int, chunk: int, repeats: int, devices: int) -> float:
+def time_grid(case: Case, num_steps: int, chunk: int, repeats: int, devices: int) -> float:
   tx = optimizers.make_sweep_optimizer(sgd(), case.num_steps)
-  chunk_fn = case.chunk(tx, train_steps.member_teacher_rows(1024, MEMBERS))
-  fn = jax.jit(train_steps.member_chunk(chunk_fn), static_argnames=('length',),
-               donate_argnums=(0,))
+  chunk_fn = case.chunk(tx, steps.member_teacher_rows(1024, MEMBERS))
+  fn = jax.jit(steps.member_chunk(chunk_fn), donate_argnums=(0,))
   members = [(lr, s) for lr in RATES for s in SEEDS]
   states = [case.state(tx, s) for _, s in members]
   state = jax.tree.map(lambda *xs: jnp.stack(xs), *states)
@@ -104,42 +97,46 @@ def time_grid(case: Case, steps: int, chunk: int, repeats: int, devices: int) ->
   keys = jnp.stack([jax.random.key(s) for _, s in members])
   spread = NamedSharding(Mesh(np.array(jax.devices()[:devices]), ('data',)), P('data'))
   state, keys = jax.device_put((state, keys), spread)
-  state, _ = fn(state, case.stack, case.starts, keys, keys, 0, length=chunk)  # compile
+  seeds = [s for _, s in members]
+  batches = lambda begin: jax.device_put(case.task.chunk(seeds, begin, chunk), spread)
+  state, _ = fn(state, case.stack, case.starts, batches(0), keys, 0)  # compile
   jax.block_until_ready(state)
   rates = []
   for _ in range(repeats):
     t0 = time.perf_counter()
-    for begin in range(0, steps, chunk):
-      state, _ = fn(state, case.stack, case.starts, keys, keys, begin, length=chunk)
+    for begin in range(0, num_steps, chunk):
+      state, _ = fn(state, case.stack, case.starts, batches(begin), keys, begin)
     jax.block_until_ready(state)
-    rates.append(len(members) * steps / (time.perf_counter() - t0))
+    rates.append(len(members) * num_steps / (time.perf_counter() - t0))
   return float(np.median(rates))
 
 
-def time_sequential(case: Case, steps: int, chunk: int, repeats: int) -> float:
+def time_sequential(case: Case, num_steps: int, chunk: int, repeats: int) -> float:
   fns = {lr: jax.jit(case.chunk(optimizers.make_optimizer(sgd(lr), case.num_steps)),
-                     static_argnames=('length',), donate_argnums=(0,)) for lr in RATES}
+                     donate_argnums=(0,)) for lr in RATES}
   members = [(lr, s) for lr in RATES for s in SEEDS]
   states = {m: case.state(optimizers.make_optimizer(sgd(m[0]), case.num_steps), m[1])
             for m in members}
+  batches = lambda s, begin: jax.tree.map(lambda a: a[0], case.task.chunk([s], begin, chunk))
   for lr, s in members:  # compile every learning rate's chunk before timing
-    key = jax.random.key(s)
-    states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, key, key, 0, length=chunk)
+    states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, batches(s, 0),
+                               jax.random.key(s), 0)
   jax.block_until_ready(states)
   rates = []
   for _ in range(repeats):
     t0 = time.perf_counter()
     for lr, s in members:
       key = jax.random.key(s)
-      for begin in range(0, steps, chunk):
-        states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, key, key, begin,
-                                   length=chunk)
+      for begin in range(0, num_steps, chunk):
+        states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, batches(s, begin),
+                                   key, begin)
       jax.block_until_ready(states[lr, s])
-    rates.append(len(members) * steps / (time.perf_counter() - t0))
+    rates.append(len(members) * num_steps / (time.perf_counter() - t0))
   return float(np.median(rates))
 
 
 def main(args):
+  multihost.use_cpu_devices(args.cpu_devices)  # before JAX first touches a device
   scale = 10 if args.quick else 1
   cases = [  # name, H, teacher H, steps per member, chunk, target ratio
       ('CE, H=100', 100, None, 20_000 // scale, 5_000 // scale, 5.0),
@@ -154,15 +151,15 @@ def main(args):
   print(f'| workload | grid, 1 device | grid, {d} devices | one after another | ratio 1 device | '
         f'ratio {d} devices | target |')
   print('|---|---:|---:|---:|---:|---:|---:|')
-  for name, hidden, teacher_hidden, steps, chunk, target in cases:
+  for name, hidden, teacher_hidden, num_steps, chunk, target in cases:
     case = Case(hidden, teacher_hidden, 8_000_000)
-    grid = time_grid(case, steps, chunk, args.repeats, 1)
-    spread = time_grid(case, steps, chunk, args.repeats, d) if d > 1 else grid
-    sequential = time_sequential(case, steps, chunk, args.repeats)
+    grid = time_grid(case, num_steps, chunk, args.repeats, 1)
+    spread = time_grid(case, num_steps, chunk, args.repeats, d) if d > 1 else grid
+    sequential = time_sequential(case, num_steps, chunk, args.repeats)
     print(f'| {name} | {grid:,.0f} | {spread:,.0f} | {sequential:,.0f} | '
           f'{grid / sequential:.2f}x | {spread / sequential:.2f}x | '
           f'{f"{target:.0f}x" if target else "-"} |', flush=True)
 
 
 if __name__ == '__main__':
-  main(ARGS)
+  main(parse_args())

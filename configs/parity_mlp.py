@@ -30,7 +30,7 @@ Examples::
       --config.student.teacher_workdir=runs/teacher --workdir=runs/progressive
 """
 
-from pdistill import config_builders as cb
+from pdistill.config import builders as cb
 
 SIZES = ('full', 'repro', 'smoke')
 METHODS = cb.METHODS

@@ -13,7 +13,7 @@ r"""Sparse parity with small GPT-2-style transformers: inputs as tokens, class a
   python -m pdistill.main --config=configs/parity_transformer.py:smoke --workdir=/tmp/pt
 """
 
-from pdistill import config_builders as cb
+from pdistill.config import builders as cb
 
 SIZES = ('full', 'smoke')
 METHODS = cb.METHODS

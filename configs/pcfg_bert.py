@@ -20,7 +20,7 @@ r"""BERT-style masked LM on the cfg3 PCFGs: teacher, then CE / one-shot / progre
   python -m pdistill.main --config=configs/pcfg_bert.py:repro --workdir=runs/pcfg_bert_repro
 """
 
-from pdistill import config_builders as cb
+from pdistill.config import builders as cb
 
 SIZES = ('full', 'repro', 'smoke')
 METHODS = cb.METHODS

@@ -14,7 +14,7 @@ Targets can be restricted to the right-boundary tokens of the spans of depth-D n
   python -m pdistill.main --config=configs/pcfg_gpt2.py:smoke --workdir=/tmp/pcfg_gpt2
 """
 
-from pdistill import config_builders as cb
+from pdistill.config import builders as cb
 
 SIZES = ('full', 'smoke')
 METHODS = cb.METHODS

@@ -26,7 +26,7 @@ Any tfds text dataset: ``--config.data.tfds_name=NAME --config.data.text_field=F
   python -m pdistill.main --config=configs/text_bert.py:teacher --workdir=runs/wiki_teacher
 """
 
-from pdistill import config_builders as cb
+from pdistill.config import builders as cb
 
 SIZES = ('full', 'books', 'smoke')
 METHODS = cb.METHODS

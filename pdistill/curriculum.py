@@ -22,8 +22,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pdistill import losses, train_steps
-from pdistill.config_validation import ConfigError
+from pdistill import losses, schedules, steps
+from pdistill.config import ConfigError
 
 
 def hidden_widths(model_config) -> list[int]:
@@ -90,14 +90,14 @@ def make_stage_step(model: CurriculumStudent, tx: optax.GradientTransformation, 
     logits = model.apply(variables, batch['inputs'])
     if hidden_stage:
       predicted = model.apply(variables, batch['inputs'], stage, method=model.stage_output)
-      loss = jnp.mean((predicted - batch['teacher_logits']) ** 2)
+      loss = jnp.mean((predicted - batch[steps.TEACHER_FEATURES]) ** 2)
     else:
-      loss = losses.distillation_loss(logits, batch['labels'], batch['teacher_logits'],
+      loss = losses.distillation_loss(logits, batch['labels'], batch[steps.TEACHER_LOGITS],
                                       alpha=alpha, temperature=temperature,
                                       weights=batch.get('weights'))
     return loss, logits
 
-  return train_steps.make_step(loss_fn, tx)
+  return steps.make_step(loss_fn, tx)
 
 
 @dataclasses.dataclass
@@ -123,16 +123,18 @@ class Stages:
     student_layers = tuple(student_layer(l, len(teacher_widths), len(student_widths))
                            for l in layers)
     heads = tuple(student_widths[l] for l in student_layers)
-    starts = [0]
-    for n in cur.stage_steps:
-      starts.append(starts[-1] + int(n))
-    return cls(model=CurriculumStudent(student, heads, student_layers), starts=starts,
+    return cls(model=CurriculumStudent(student, heads, student_layers),
+               starts=schedules.starts_from_lengths(cur.stage_steps),
                layers=layers,
                projection_matrices=projections(teacher_widths, layers, heads,
                                                cur.projection_seed))
 
   def stage(self, step: int) -> int:
-    return sum(step >= s for s in self.starts) - 1
+    return schedules.position(self.starts, step)
 
   def teacher_apply(self, apply, stage: int):
     return teacher_stage_apply(apply, stage, self.layers, self.projection_matrices)
+
+  def teacher_target(self, stage: int) -> str:
+    """The batch key of the teacher's outputs in ``stage``: features, then logits."""
+    return steps.TEACHER_FEATURES if stage < len(self.layers) else steps.TEACHER_LOGITS

@@ -2,26 +2,23 @@ r"""Command line: ``python -m pdistill.main --config=configs/X.py[:options] [--w
 
 Without ``--config`` it runs the parity smoke pipeline.  ``--config.a.b=value`` overrides a
 field (ml_collections refuses unknown fields and wrong types).  Rerunning a command resumes it.
+This module only launches: everything it runs is ``train.train_and_evaluate``.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
 import os
 import sys
-import types
 
 from absl import app, flags, logging
 from ml_collections import config_flags
 
-from pdistill import data_mesh, host_devices, multihost, progress
-from pdistill.config_validation import ConfigError
+from pdistill.config import ConfigError, files
+from pdistill.metrics import progress
+from pdistill.parallel import mesh, multihost
 from pdistill.train import train_and_evaluate
 
-_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEFAULT_CONFIG = os.path.join(_REPO, 'configs', 'parity_mlp.py') + ':smoke'
-
-_CONFIG = config_flags.DEFINE_config_file('config', DEFAULT_CONFIG,
+_CONFIG = config_flags.DEFINE_config_file('config', files.default_config(),
                                           'experiment config file[:options]')
 _WORKDIR = flags.DEFINE_string('workdir', None,
                                'run directory (default: runs/<config>_<method>_<size>); on '
@@ -40,28 +37,9 @@ _CPU_DEVICES = flags.DEFINE_integer(
     'its members over as many of them as divide the member count, one core each')
 
 
-def default_workdir(config_path: str, config) -> str:
-  name = os.path.splitext(os.path.basename(config_path.split(':')[0]))[0]
-  return os.path.join('runs', '_'.join([name, config.method, config.get('size', 'full')]))
-
-
-def load_config(spec: str):
-  """The config of ``'configs/X.py[:options]'`` (relative to the working directory, else to
-  the pdistill checkout), as ``--config`` would load it: for notebooks and scripts."""
-  path, sep, arg = spec.partition(':')
-  if not os.path.exists(path) and os.path.exists(os.path.join(_REPO, path)):
-    path = os.path.join(_REPO, path)
-  if not os.path.exists(path):
-    raise FileNotFoundError(f'config file {path!r} not found (also not under {_REPO})')
-  return _load_config_file(path + sep + arg)
-
-
-def _load_config_file(spec: str):
-  path, _, arg = spec.partition(':')
-  loader = importlib.machinery.SourceFileLoader('pdistill_config', path)
-  module = types.ModuleType(loader.name)
-  loader.exec_module(module)
-  return module.get_config(arg or None) if arg else module.get_config()
+def default_workdir(config_spec: str, config) -> str:
+  return os.path.join('runs', '_'.join([files.config_name(config_spec), config.method,
+                                        config.get('size', 'full')]))
 
 
 def check_override_fields(argv: list[str]) -> str | None:
@@ -70,26 +48,39 @@ def check_override_fields(argv: list[str]) -> str | None:
   ml_collections would stop on it with a bare AttributeError traceback; this names the field
   and lists the valid ones at that level instead.
   """
-  spec = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')), DEFAULT_CONFIG)
+  spec = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')),
+              files.default_config())
   overrides = [a[len('--config.'):].split('=', 1)[0] for a in argv if a.startswith('--config.')]
   if not overrides:
     return None
-  if not os.path.exists(spec.partition(':')[0]):
-    return f'--config: {spec.partition(":")[0]} does not exist'
+  path, _ = files.split_spec(spec)
+  if not os.path.exists(path):
+    return f'--config: {path} does not exist'
   try:
-    config = _load_config_file(spec)
+    config = files.load_config(spec)
   except Exception:  # let absl report errors of the config file itself
     return None
   for dotted in overrides:
-    node, path = config, []
+    node, parts = config, []
     for part in dotted.split('.'):
       if not hasattr(node, 'keys') or part not in node:
-        where = 'config' + ''.join('.' + p for p in path)
+        where = 'config' + ''.join('.' + p for p in parts)
         valid = sorted(node.keys()) if hasattr(node, 'keys') else []
         return (f'--config.{dotted}: {where} has no field {part!r}; valid fields: '
                 f'{", ".join(valid)}')
-      node, path = node[part], path + [part]
+      node, parts = node[part], parts + [part]
   return None
+
+
+def resolve_config_flag(argv: list[str]) -> list[str]:
+  """``--config=configs/X.py...`` pointing at the shipped configs when run outside a checkout."""
+  out = []
+  for a in argv:
+    if a.startswith('--config='):
+      path, sep, arg = a[len('--config='):].partition(':')
+      a = '--config=' + files.resolve(path) + sep + arg
+    out.append(a)
+  return out
 
 
 def main(argv):
@@ -98,18 +89,18 @@ def main(argv):
   logging.set_verbosity(logging.ERROR)  # Orbax reports routine saves and reads
   try:
     if _CPU_DEVICES.value is not None:
-      host_devices.split_cpu(_CPU_DEVICES.value)
+      multihost.use_cpu_devices(_CPU_DEVICES.value)
     multihost.initialize(_COORDINATOR.value, _NUM_PROCESSES.value, _PROCESS_ID.value,
-                        auto=_MULTIHOST.value)
+                         auto=_MULTIHOST.value)
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
   # Other processes of a multi-host run stay quiet; process 0 reports for all.
-  if data_mesh.is_writer():
+  if mesh.is_writer():
     progress.log_to_stderr()
   config = _CONFIG.value
-  workdir = _WORKDIR.value or default_workdir(config_flags.get_config_filename(flags.FLAGS['config']),
-                                              config)
+  workdir = _WORKDIR.value or default_workdir(
+      config_flags.get_config_filename(flags.FLAGS['config']), config)
   progress.log.info('workdir: %s', os.path.abspath(workdir))
   try:
     train_and_evaluate(config, workdir)
@@ -119,11 +110,12 @@ def main(argv):
 
 
 def run() -> None:
-  error = check_override_fields(sys.argv[1:])
+  argv = resolve_config_flag(sys.argv)
+  error = check_override_fields(argv[1:])
   if error:
     print(f'error: {error}', file=sys.stderr)
     sys.exit(2)
-  app.run(main)
+  app.run(main, argv=argv)
 
 
 if __name__ == '__main__':

@@ -18,6 +18,8 @@ import sys
 
 import numpy as np
 
+from pdistill.storage import trajectory
+
 RISING = {'eval_accuracy': True, 'eval_loss': False, 'train_accuracy': True,
           'train_loss': False}
 
@@ -53,8 +55,6 @@ def find(steps, values, points: int = 1, rising: bool = True, smooth: int = 3) -
 
 
 def find_in_trajectory(workdir: str, points: int = 1, metric: str = 'eval_accuracy'):
-  from pdistill import trajectory
-
   rows = [r for r in trajectory.read_metrics(workdir) if metric in r]
   if not rows:
     raise ValueError(f'the trajectory in {workdir} has no {metric!r} metrics')

@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import os
 
-from pdistill import data_mesh, plot
-from pdistill.train import train_run
+from pdistill.engine import train_run
+from pdistill.metrics import plot
+from pdistill.parallel import mesh
 
 log = logging.getLogger('pdistill')
 
@@ -38,17 +39,13 @@ def run(config, workdir: str) -> dict:
       log.info('pipeline: %s', name)
       results[name] = train_run(sub, os.path.join(workdir, name))
       runs.setdefault(label, []).append(os.path.join(workdir, name))
-  if not data_mesh.is_writer():
+  if not mesh.is_writer():
     return results
   out = plot.plot_comparison(runs, os.path.join(workdir, 'comparison.png'),
                              teacher_workdir=teacher_dir)
-  table = plot.accuracy_table(runs, budgets(config.student.num_steps))
+  table = plot.accuracy_table(runs, plot.budgets(config.student.num_steps))
   with open(os.path.join(workdir, 'comparison.md'), 'w') as f:
     f.write(table + '\n')
   log.info('pipeline: wrote %s and comparison.md\n%s', out, table)
   return results
 
-
-def budgets(num_steps: int) -> list[int]:
-  """Student step budgets for the summary table: early ones show who learns first."""
-  return [num_steps // 20, num_steps // 10, num_steps // 4, num_steps // 2, num_steps]

@@ -22,15 +22,17 @@ from __future__ import annotations
 import logging
 import os
 
-from pdistill import data_mesh, plot, run_config
-from pdistill.pipeline import budgets
-from pdistill.train import Member, Setup, train_members
+from pdistill import config as config_lib
+from pdistill.engine import Member, Setup, run_members
+from pdistill.metrics import plot
+from pdistill.parallel import mesh
+from pdistill.storage import run_config
 
 log = logging.getLogger('pdistill')
 
 
 def grid(config) -> tuple[tuple[float, ...], tuple[int, ...]]:
-  run = config[run_config.run_section(config.method)]
+  run = config_lib.run_section(config)
   rates = tuple(config.sweep.learning_rates) or (run.optim.learning_rate,)
   seeds = tuple(config.sweep.seeds) or (config.seed,)
   return rates, seeds
@@ -44,7 +46,7 @@ def member_config(config, learning_rate: float, seed: int):
   """The plain run this member reproduces."""
   c = config.copy_and_resolve_references()
   c.seed = seed
-  c[run_config.run_section(c.method)].optim.learning_rate = learning_rate
+  config_lib.run_section(c).optim.learning_rate = learning_rate
   c.sweep.update(learning_rates=(), seeds=())
   return c
 
@@ -53,7 +55,7 @@ def run(config, workdir: str) -> dict:
   rates, seeds = grid(config)
   members = [Member(s, lr, member_dir(workdir, lr, s)) for lr in rates for s in seeds]
   setup = Setup.create(config, members=len(members))
-  writer = data_mesh.is_writer()
+  writer = mesh.is_writer()
   # Every directory is checked before any is written, so a refused resume writes nothing.
   for write in (False, True) if writer else (False,):
     run_config.claim(workdir, config, write=write)
@@ -61,7 +63,7 @@ def run(config, workdir: str) -> dict:
       run_config.claim(m.workdir, member_config(config, m.learning_rate, m.seed), write=write)
   log.info('sweep: %d learning rates x %d seeds = %d members in one program on %d device(s)',
            len(rates), len(seeds), len(members), setup.mesh.size)
-  results = train_members(config, setup, members, workdir)
+  results = run_members(config, setup, members, workdir)
   if writer:
     write_summary(config, workdir, rates, seeds)
   return {os.path.relpath(m.workdir, workdir): r for m, r in zip(members, results)}
@@ -69,8 +71,8 @@ def run(config, workdir: str) -> dict:
 
 def write_summary(config, workdir: str, rates, seeds) -> None:
   runs = {f'lr={lr:g}': [member_dir(workdir, lr, s) for s in seeds] for lr in rates}
-  num_steps = config[run_config.run_section(config.method)].num_steps
-  table = plot.accuracy_table(runs, budgets(num_steps), label_header='learning rate')
+  num_steps = config_lib.run_section(config).num_steps
+  table = plot.accuracy_table(runs, plot.budgets(num_steps), label_header='learning rate')
   with open(os.path.join(workdir, 'sweep.md'), 'w') as f:
     f.write(f'{config.method}: eval accuracy, mean ± std over seeds {list(seeds)}\n\n'
             f'{table}\n')

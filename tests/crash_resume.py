@@ -2,7 +2,7 @@
 
 import pytest
 
-from pdistill import metrics_log
+from pdistill.metrics import log as metrics_log
 from pdistill.train import train_and_evaluate
 
 

@@ -1,84 +1,55 @@
-"""Every config variant loads and validates; bad values are refused naming the field."""
+"""The config vocabulary: config files load without JAX, from any working directory."""
 
-import itertools
+import os
+import subprocess
+import sys
 
 import pytest
 
-from pdistill.config_validation import DISTILL_METHODS, ConfigError, validate
-from tiny_configs import load_config_module
-
-MODULE = load_config_module()
-CONFIGS = ('parity_mlp', 'parity_transformer', 'pcfg_bert', 'pcfg_gpt2')
-VARIANTS = [(name, method, size) for name in CONFIGS
-            for method, size in itertools.product(load_config_module(name).METHODS,
-                                                  load_config_module(name).SIZES)]
+from pdistill import config as config_lib
+from pdistill.config import files
+from tiny_configs import REPO
 
 
-@pytest.mark.parametrize('name,method,size', VARIANTS)
-def test_every_variant_loads_and_validates(name, method, size):
-  c = load_config_module(name).get_config(f'{method},{size}')
-  assert c.method == method and c.size == size
-  if method in DISTILL_METHODS:
-    c.student.teacher_workdir = '/some/teacher'
-  validate(c)
+def test_loading_every_config_file_imports_nothing_heavier_than_ml_collections():
+  code = ('import sys\n'
+          'from pdistill.config import files\n'
+          'for name in ("parity_mlp", "parity_transformer", "pcfg_bert", "pcfg_gpt2", '
+          '"text_bert"):\n'
+          '  files.load_config(f"configs/{name}.py:smoke")\n'
+          'heavy = sorted({m.split(".")[0] for m in sys.modules} & '
+          '{"jax", "flax", "optax", "orbax", "tensorflow_datasets", "matplotlib"})\n'
+          'print(heavy)\n')
+  out = subprocess.run([sys.executable, '-c', code], cwd=REPO, capture_output=True, text=True,
+                       check=True)
+  assert out.stdout.strip() == '[]'
 
 
-def test_transformer_fields_are_checked():
-  c = load_config_module('pcfg_bert').get_config('teacher,smoke')
-  c.teacher.model.max_len = 100
-  with pytest.raises(ConfigError, match=r'config.teacher.model.max_len: 100 is shorter than the '
-                     r"task's sequences \(433 tokens\)"):
-    validate(c)
-  c = load_config_module('pcfg_bert').get_config('teacher,smoke')
-  c.teacher.model.num_heads = 3
-  with pytest.raises(ConfigError, match='config.teacher.model.num_heads: 3 heads do not divide'):
-    validate(c)
-  c = load_config_module('pcfg_bert').get_config('teacher,smoke')
-  c.teacher.model = c.teacher.model.__class__(dict(name='mlp', hidden=(8,)))
-  with pytest.raises(ConfigError, match="config.teacher.model.name: 'mlp' takes real-valued"):
-    validate(c)
-  c = load_config_module('pcfg_gpt2').get_config('teacher,smoke')
-  c.data.boundary_depth = 7
-  with pytest.raises(ConfigError, match='config.data.boundary_depth: must be 0..6'):
-    validate(c)
+def test_shipped_configs_are_found_from_any_working_directory(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  c = files.load_config('configs/parity_mlp.py:teacher,smoke')
+  assert (c.method, c.size) == ('teacher', 'smoke')
+  assert os.path.exists(os.path.join(files.configs_dir(), 'parity_mlp.py'))
+  assert files.default_config().endswith(os.path.join('parity_mlp.py') + ':smoke')
+  with pytest.raises(FileNotFoundError, match='no_such.py'):
+    files.load_config('configs/no_such.py')
 
 
-def test_default_is_the_full_size_pipeline():
-  c = MODULE.get_config()
-  assert (c.method, c.size, c.teacher.model.hidden, c.student.model.hidden) == (
-      'pipeline', 'full', (50_000,), (1_000,))
-  assert (c.data.n, c.data.k, c.teacher.num_steps) == (100, 6, 8_000_000)
+def test_a_file_in_the_working_directory_wins_over_the_shipped_one(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  os.makedirs('configs')
+  with open('configs/parity_mlp.py', 'w') as f:
+    f.write('import ml_collections\n\ndef get_config():\n'
+            '  return ml_collections.ConfigDict(dict(method="mine"))\n')
+  assert files.load_config('configs/parity_mlp.py').method == 'mine'
 
 
-def test_unknown_variant_lists_the_valid_ones():
-  with pytest.raises(ValueError, match="unknown config option.*'huge'.*smoke"):
-    MODULE.get_config('teacher,huge')
-
-
-@pytest.mark.parametrize('field,value,message', [
-    ('method', 'distill', "config.method: 'distill' is not one of"),
-    ('teacher.optim.name', 'rmsprop', "config.teacher.optim.name: 'rmsprop' is not one of"),
-    ('data.num_labels', 3, 'config.data.num_labels: must be a power of two'),
-    ('data.k', 30, 'config.data.k: 1 support sets of k=30 need 30 coordinates but n=20'),
-    ('data.task', 'pcfg', "config.data.task: 'pcfg' is not one of"),
-    ('student.alpha', 1.5, r'config.student.alpha: must be in \[0, 1\]'),
-    ('student.schedule.kind', 'linear', "config.student.schedule.kind: 'linear' is not one of"),
-    ('student.schedule.steps_per_checkpoint', (1, 2),
-     'config.student.schedule.steps_per_checkpoint: needs one entry per checkpoint'),
-    ('loop.chunk_steps', 0, 'config.loop.chunk_steps: must be positive'),
-])
-def test_bad_values_name_the_field(field, value, message):
-  c = MODULE.get_config('pipeline,smoke')
-  *parents, leaf = field.split('.')
-  node = c
-  for p in parents:
-    node = node[p]
-  node[leaf] = value
-  with pytest.raises(ConfigError, match=message) as info:
-    validate(c)
-  assert info.value.field == field
-
-
-def test_distillation_without_teacher_workdir_is_refused():
-  with pytest.raises(ConfigError, match='config.student.teacher_workdir: is empty'):
-    validate(MODULE.get_config('one_shot,smoke'))
+def test_run_section_and_run_dict():
+  c = files.load_config('configs/parity_mlp.py:ce,smoke')
+  assert config_lib.section_name('teacher') == 'teacher'
+  assert config_lib.section_name('progressive') == 'student'
+  assert config_lib.run_section(c) is c.student
+  d = config_lib.run_dict(c)
+  assert set(d) == {'method', 'seed', 'data', 'student'}
+  # CE reads neither a teacher nor a schedule: they do not pin its workdir.
+  assert not {'schedule', 'curriculum', 'alpha', 'teacher_workdir'} & set(d['student'])

@@ -5,8 +5,10 @@ import ml_collections
 import numpy as np
 import pytest
 
-from pdistill import curriculum, metrics_log, optimizers, train_steps
-from pdistill.config_validation import ConfigError, validate
+from pdistill import curriculum, optimizers, steps
+from pdistill.config import ConfigError
+from pdistill.metrics import log as metrics_log
+from pdistill.validation import validate
 from pdistill.models.mlp import MLP
 from pdistill.train import train_and_evaluate
 from tiny_configs import tiny
@@ -37,8 +39,8 @@ def test_stage_targets_and_mse_match_numpy():
                                        warmup_frac=0.0, momentum=0.0, weight_decay=0.0))
   tx = optimizers.make_optimizer(opt, 10)
   step = curriculum.make_stage_step(student, tx, 0, alpha=0.0, temperature=1.0)
-  batch = {'inputs': x, 'labels': np.zeros(6, np.int32), 'teacher_logits': targets}
-  _, metrics = step(train_steps.create_state(s_params, tx), batch, None)
+  batch = {'inputs': x, 'labels': np.zeros(6, np.int32), steps.TEACHER_FEATURES: targets}
+  _, metrics = step(steps.create_state(s_params, tx), batch, None)
   sw1, sb1 = (np.asarray(s_params['student']['Dense_0'][k]) for k in ('kernel', 'bias'))
   hw, hb = (np.asarray(s_params['heads_0'][k]) for k in ('kernel', 'bias'))
   predicted = np.maximum(x @ sw1 + sb1, 0) @ hw + hb

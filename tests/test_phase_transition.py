@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 
-from pdistill import metrics_log, phase_transition
-from pdistill.config_validation import ConfigError, validate
+from pdistill import phase_transition
+from pdistill.config import ConfigError
+from pdistill.metrics import log as metrics_log
+from pdistill.validation import validate
 from pdistill.train import train_and_evaluate
 from tiny_configs import tiny
 

@@ -8,8 +8,11 @@ import jax
 import numpy as np
 import pytest
 
-from pdistill import host_devices, metrics_log, run_checkpoint, sweep
-from pdistill.config_validation import ConfigError
+from pdistill import sweep
+from pdistill.config import ConfigError
+from pdistill.metrics import log as metrics_log
+from pdistill.parallel import multihost
+from pdistill.storage import checkpoints
 from pdistill.train import train_and_evaluate
 from crash_resume import crash_then_resume
 from tiny_configs import REPO, load_config_module, tiny
@@ -25,7 +28,7 @@ def swept(method, **fields):
 
 
 def member_params(sweep_dir, index):
-  stacked, _ = run_checkpoint.load_latest_params(sweep_dir)
+  stacked, _ = checkpoints.load_latest_params(sweep_dir)
   return jax.tree.map(lambda a: np.asarray(a)[index], stacked)
 
 
@@ -34,7 +37,7 @@ def assert_member_equals_plain_run(config, sweep_dir, tmp_path, lr, seed):
   plain_dir = str(tmp_path / f'plain_{lr}_{seed}')
   train_and_evaluate(plain, plain_dir)
   index = RATES.index(lr) * len(SEEDS) + SEEDS.index(seed)
-  expected, _ = run_checkpoint.load_latest_params(plain_dir)
+  expected, _ = checkpoints.load_latest_params(plain_dir)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5),
                member_params(sweep_dir, index), expected)
   member_rows = metrics_log.read(sweep.member_dir(sweep_dir, lr, seed))
@@ -98,8 +101,8 @@ def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeyp
   train_and_evaluate(c, whole)
   crashed = str(tmp_path / 'crashed')
   crash_then_resume(c, crashed, monkeypatch, crash_step=750)  # after the step-500 checkpoint
-  jax.tree.map(np.testing.assert_array_equal, run_checkpoint.load_latest_params(whole)[0],
-               run_checkpoint.load_latest_params(crashed)[0])
+  jax.tree.map(np.testing.assert_array_equal, checkpoints.load_latest_params(whole)[0],
+               checkpoints.load_latest_params(crashed)[0])
   for lr in RATES:
     for s in SEEDS:
       assert (metrics_log.read(sweep.member_dir(whole, lr, s)) ==
@@ -164,10 +167,6 @@ def test_cpu_devices_flag_spreads_a_sweep_over_host_devices(tmp_path):
                                [r['eval_loss'] for r in rows[1]], rtol=1e-5)
 
 
-def test_split_cpu_replaces_an_earlier_device_count():
-  environ = {'XLA_FLAGS': '--xla_force_host_platform_device_count=8 --xla_cpu_foo=1'}
-  host_devices.split_cpu(3, environ)
-  assert environ['XLA_FLAGS'].split() == ['--xla_cpu_foo=1',
-                                          '--xla_force_host_platform_device_count=3']
+def test_cpu_devices_must_be_positive():
   with pytest.raises(ValueError, match='--cpu_devices=0 must be at least 1'):
-    host_devices.split_cpu(0, environ)
+    multihost.use_cpu_devices(0)

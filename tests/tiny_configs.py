@@ -1,16 +1,14 @@
 """Tiny variants of the parity config: seconds per run, still large enough to learn."""
 
-import importlib.util
 import os
+
+from pdistill.config import files
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def load_config_module(name='parity_mlp'):
-  spec = importlib.util.spec_from_file_location(name, os.path.join(REPO, 'configs', f'{name}.py'))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  return module
+  return files.load_module(os.path.join(REPO, 'configs', f'{name}.py'))
 
 
 def tiny(method='teacher', **loop):

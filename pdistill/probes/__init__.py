@@ -1,1 +1,2 @@
-"""Probes of what a model learned: parity monomial correlations (more with the PCFG probes)."""
+"""Probes of what a frozen model learned: parity monomial correlations, PCFG n-gram metrics and
+non-terminal linear probes.  Each reads runs through ``pdistill.saved_run``."""

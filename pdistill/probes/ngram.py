@@ -24,8 +24,8 @@ import sys
 import jax
 import numpy as np
 
-from pdistill import pcfg
-from pdistill.probes import frozen_model
+from pdistill import saved_run
+from pdistill.data import pcfg
 
 POSITION_STRIDE = 30
 
@@ -75,7 +75,7 @@ def metrics(predict, sentences: pcfg.Sentences, windows, mask_id: int, batch: in
 
 
 def run_metrics(workdir: str, windows=(2, 4, 8, 16), num_sentences: int = 32, seed: int = 0):
-  model, params, data = frozen_model.load(workdir, ('pcfg_mlm',))
+  model, params, data = saved_run.load_latest(workdir, ('pcfg_mlm',))
   apply = jax.jit(lambda t: jax.nn.softmax(model.apply({'params': params}, t)))
   grammar = pcfg.load(data.grammar)
   sentences = pcfg.sample(grammar, np.random.default_rng([seed, 0x6AA]), num_sentences)

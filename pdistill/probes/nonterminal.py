@@ -19,10 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pdistill import pcfg
-from pdistill.probes import frozen_model
+from pdistill import saved_run
+from pdistill.data import pcfg
 
 DEPTHS = (1, 2, 3, 4, 5)
+SENTENCE_SALT = 0x9B0BE  # the probe's sentences: a stream no training run draws from
 
 
 def fit_linear_probe(features, labels, num_classes: int, steps: int = 300, lr: float = 0.05):
@@ -52,7 +53,7 @@ def fit_linear_probe(features, labels, num_classes: int, steps: int = 300, lr: f
 
 def final_states(workdir: str):
   """(apply(tokens) -> [B, T, W] final-layer states, data config) of a PCFG run's latest params."""
-  model, params, data = frozen_model.load(workdir, ('pcfg_mlm', 'pcfg_next_token'))
+  model, params, data = saved_run.load_latest(workdir, ('pcfg_mlm', 'pcfg_next_token'))
   apply = jax.jit(lambda t: model.apply({'params': params}, t, return_hidden=True)[1][-1])
   return apply, data
 
@@ -60,7 +61,8 @@ def final_states(workdir: str):
 def majority_baseline(grammar_name: str, test_sentences: int = 128, seed: int = 0):
   """{depth: accuracy of always answering the most frequent symbol} on the probe's test split."""
   grammar = pcfg.load(grammar_name)
-  sentences = pcfg.sample(grammar, np.random.default_rng([seed, 0x9B0BE]), 256 + test_sentences)
+  sentences = pcfg.sample(grammar, np.random.default_rng([seed, SENTENCE_SALT]),
+                          256 + test_sentences)
   test = sentences.ancestor_symbols[256:]
   result = {}
   for depth in DEPTHS:
@@ -73,7 +75,7 @@ def probe(workdir: str, train_sentences: int = 256, test_sentences: int = 128, s
   """{depth: held-out probe accuracy} for the run in ``workdir``."""
   apply, data = final_states(workdir)
   grammar = pcfg.load(data.grammar)
-  sentences = pcfg.sample(grammar, np.random.default_rng([seed, 0x9B0BE]),
+  sentences = pcfg.sample(grammar, np.random.default_rng([seed, SENTENCE_SALT]),
                           train_sentences + test_sentences)
   tokens = sentences.tokens
   if data.task == 'pcfg_next_token':

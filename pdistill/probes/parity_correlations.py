@@ -13,11 +13,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import sys
 
 import jax
-import numpy as np
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from pdistill import saved_run  # noqa: E402
+from pdistill.data import parity  # noqa: E402
+from pdistill.storage import trajectory  # noqa: E402
 
 EXAMPLES = 16_384
 
@@ -75,16 +82,13 @@ def summarize(values: np.ndarray, labels) -> dict[str, float]:
 
 def trajectory_correlations(workdir: str, num_off_support: int = 100, examples: int = EXAMPLES):
   """[(step, eval_accuracy, {group: mean |corr|})] over a parity teacher's saved trajectory."""
-  from pdistill import parity_data, trajectory
-  from pdistill.probes import frozen_model
-
-  model, task, data = frozen_model.build_model(workdir, ('sparse_parity',))
+  model, task, data = saved_run.frozen_model(workdir, ('sparse_parity',))
   if data.num_labels != 2 or data.get('as_tokens', False):
     raise ValueError('the correlation probe needs 2 labels and +-1 inputs (an MLP run)')
-  support = parity_data.make_task(data.n, data.k, 2, data.support, data.support_seed).supports[0]
+  support = parity.make_task(data.n, data.k, 2, data.support, data.support_seed).supports[0]
   sets, labels = monomials(support, data.n, num_off_support)
   x = probe_examples(data.n, size=examples)
-  abstract = jax.eval_shape(model.init, jax.random.key(0), task.init_inputs)['params']
+  abstract = saved_run.abstract_params(model, task)
   apply = jax.jit(model.apply)  # one compilation for every checkpoint
   rows = []
   for entry in trajectory.read_metrics(workdir):
@@ -96,10 +100,6 @@ def trajectory_correlations(workdir: str, num_off_support: int = 100, examples: 
 
 
 def plot_spike(rows, out: str) -> str:
-  import matplotlib
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
-
   steps = [r[0] for r in rows]
   fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
   top.plot(steps, [r[1] for r in rows], color='black')
@@ -127,7 +127,7 @@ def main(argv=None) -> int:
   parser.add_argument('--off_support', type=int, default=100)
   parser.add_argument('--examples', type=int, default=EXAMPLES)
   args = parser.parse_args(argv)
-  if not os.path.isdir(os.path.join(args.workdir, 'trajectory')):
+  if not trajectory.exists(args.workdir):
     parser.error(f'{args.workdir} has no trajectory/')
   rows = trajectory_correlations(args.workdir, args.off_support, args.examples)
   for step, acc, groups in rows:

@@ -1,0 +1,1 @@
+"""Experiment configs: one file per experiment, variants as options (installed as ``pdistill.configs``)."""

@@ -1,0 +1,57 @@
+"""The config vocabulary: what a config is made of and named by, importing nothing but ml_collections.
+
+Config files (``configs/*.py``) import only this package, so loading one never starts JAX.
+
+* ``METHODS`` and its subsets, ``ConfigError`` (a bad value, named by its dotted field);
+* ``section_name`` / ``run_section``: which section (``teacher`` or ``student``) a method runs;
+* ``run_dict``: the JSON-normal part of a config that defines one run (pinned in config.json);
+* ``builders``: the pieces every experiment config is built from;
+* ``files``: loading ``configs/X.py[:options]`` from a checkout or an installed wheel.
+"""
+
+from __future__ import annotations
+
+import json
+
+METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive', 'curriculum')
+STUDENT_METHODS = ('ce', 'one_shot', 'progressive', 'curriculum')
+DISTILL_METHODS = ('one_shot', 'progressive', 'curriculum')  # they read a teacher
+
+
+class ConfigError(ValueError):
+  """A config value that cannot run; ``field`` is its dotted path, e.g. 'student.alpha'."""
+
+  def __init__(self, field: str, message: str):
+    super().__init__(f'config.{field}: {message}')
+    self.field = field
+
+
+def section_name(method: str) -> str:
+  """The config section a run of ``method`` trains: 'teacher' or 'student'."""
+  return 'teacher' if method == 'teacher' else 'student'
+
+
+def run_section(config):
+  """``config.teacher`` or ``config.student``: the section of the run ``config.method`` names."""
+  return config[section_name(config.method)]
+
+
+def is_sweep(config) -> bool:
+  return bool(config.sweep.learning_rates or config.sweep.seeds)
+
+
+def run_dict(config) -> dict:
+  """JSON-normal dict of what one (non-pipeline) run depends on; ``loop`` is left out."""
+  section = section_name(config.method)
+  d = {'method': config.method, 'seed': config.seed, 'data': config.data.to_dict(),
+       section: config[section].to_dict()}
+  if is_sweep(config):
+    d['sweep'] = config.sweep.to_dict()
+  if section == 'student' and config.method != 'progressive':
+    del d['student']['schedule']  # only progressive students read it
+  if section == 'student' and config.method != 'curriculum':
+    d['student'].pop('curriculum', None)
+  if config.method == 'ce':
+    d['student'] = {k: v for k, v in d['student'].items()
+                    if k not in ('alpha', 'temperature', 'teacher_workdir')}
+  return json.loads(json.dumps(d))

@@ -1,0 +1,131 @@
+"""Turns ``config.data`` into what the training loop needs: batches, eval set, output sizes.
+
+Batches are a pure function of (seed, step).  ``Task.chunk(seeds, start, length)`` gives the
+loop one kind of input for every task: the batches of ``length`` consecutive steps, stacked on
+a leading step axis (and a member axis first when several seeds are given).  Sparse parity
+draws them on device (``parity.train_batch``, jitted); PCFG and real text on the host with
+numpy (``streams.host_rng(seed, step)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from pdistill.data import mlm_masking, parity, pcfg, streams, text
+
+TASKS = ('sparse_parity', 'pcfg_mlm', 'pcfg_next_token', 'text_mlm')
+# data fields that set how a run is evaluated, not what task it learns
+EVAL_FIELDS = ('eval_size', 'eval_seed')
+
+
+@dataclasses.dataclass
+class Task:
+  name: str
+  num_outputs: int  # classes, or vocabulary size of a language-model head
+  vocab_size: int | None  # input token vocabulary; None for real-valued inputs
+  readout: str  # 'last' position or 'all' positions
+  pad_id: int | None
+  init_inputs: np.ndarray  # one example batch for model.init
+  eval_set: dict
+  chunk_fn: Callable  # (seeds array [M], start, length) -> batches [M, length, ...]
+
+  def chunk(self, seeds: Sequence[int], start: int, length: int) -> dict:
+    """The batches of steps start..start+length-1 for each seed, stacked [len(seeds), length, ...]."""
+    return self.chunk_fn(np.asarray(seeds, np.int32), start, length)
+
+  def batch(self, seed: int, step: int) -> dict:
+    """The training batch of ``step`` of the run with ``seed``."""
+    return jax.tree.map(lambda a: a[0, 0], self.chunk([seed], step, 1))
+
+
+def build(data, batch_size: int) -> Task:
+  if data.task == 'sparse_parity':
+    return _parity(data, batch_size)
+  if data.task in ('pcfg_mlm', 'pcfg_next_token'):
+    return _pcfg(data, batch_size)
+  if data.task == 'text_mlm':
+    return _text_mlm(data, batch_size)
+  raise ValueError(f'data.task must be one of {TASKS}, got {data.task!r}')
+
+
+def _parity(data, batch_size: int) -> Task:
+  task = parity.make_task(data.n, data.k, data.num_labels, data.support, data.support_seed)
+  as_tokens = data.get('as_tokens', False)
+
+  def encode(batch):
+    if as_tokens:  # the reference's conversion for transformers: +1 -> 0, -1 -> 1
+      batch = {**batch, 'inputs': ((1 - batch['inputs']) // 2).astype(jnp.int32)}
+    return batch
+
+  @functools.partial(jax.jit, static_argnums=2)
+  def chunk_fn(seeds, start, length: int):
+    steps = start + jnp.arange(length)
+
+    def member(seed):
+      key = streams.run_key(seed, streams.DATA)
+      return jax.vmap(lambda s: encode(parity.train_batch(task, key, s, batch_size)))(steps)
+
+    return jax.vmap(member)(seeds)
+
+  eval_set = jax.tree.map(np.asarray,
+                          encode(parity.eval_set(task, data.eval_seed, data.eval_size)))
+  return Task(name='sparse_parity', num_outputs=data.num_labels,
+              vocab_size=2 if as_tokens else None, readout='last', pad_id=None,
+              init_inputs=eval_set['inputs'][:1], eval_set=eval_set, chunk_fn=chunk_fn)
+
+
+def _host_chunks(make: Callable[[np.random.Generator], dict]) -> Callable:
+  """``chunk_fn`` of a host task whose step batch is ``make(host_rng(seed, step))``."""
+
+  def chunk_fn(seeds, start, length: int):
+    members = [[make(streams.host_rng(int(seed), s)) for s in range(start, start + length)]
+               for seed in seeds]
+    return jax.tree.map(lambda *xs: np.stack(xs).reshape((len(seeds), length) + xs[0].shape),
+                        *[b for m in members for b in m])
+
+  return chunk_fn
+
+
+def _pcfg(data, batch_size: int) -> Task:
+  grammar = pcfg.load(data.grammar)
+  terminals = [grammar.token_ids[t] for t in ('a', 'b', 'c')]
+
+  def make(rng: np.random.Generator, n: int) -> dict:
+    sentences = pcfg.sample(grammar, rng, n)
+    tokens = sentences.tokens
+    if data.task == 'pcfg_mlm':
+      maskable = sentences.ancestor_nodes[..., 0] >= 0  # the terminals
+      return mlm_masking.mask_tokens(tokens, rng, mask_rate=data.mask_rate,
+                                     mask_id=grammar.mask_id, random_ids=terminals,
+                                     maskable=maskable)
+    targets = pcfg.right_boundaries(sentences, data.boundary_depth)
+    return {'inputs': tokens[:, :-1], 'labels': tokens[:, 1:],
+            'weights': targets[:, 1:].astype(np.float32)}
+
+  eval_set = make(streams.eval_rng(data.eval_seed), data.eval_size)
+  # 8 embeddings as in the reference (7 ids: a, b, c, BOS, EOS, PAD, MASK; one unused)
+  vocab = 8
+  return Task(name=data.task, num_outputs=vocab, vocab_size=vocab, readout='all',
+              pad_id=grammar.pad_id, init_inputs=eval_set['inputs'][:1], eval_set=eval_set,
+              chunk_fn=_host_chunks(lambda rng: make(rng, batch_size)))
+
+
+def _text_mlm(data, batch_size: int) -> Task:
+  corpus = text.Corpus(data)
+
+  def make(rng: np.random.Generator, n: int, eval_split: bool = False) -> dict:
+    tokens = corpus.windows(rng, n, eval_split)
+    return mlm_masking.mask_tokens(tokens, rng, mask_rate=data.mask_rate,
+                                   mask_id=text.MASK, random_ids=np.arange(256),
+                                   maskable=tokens < 256)
+
+  eval_set = make(streams.eval_rng(data.eval_seed), data.eval_size, eval_split=True)
+  return Task(name='text_mlm', num_outputs=text.VOCAB, vocab_size=text.VOCAB,
+              readout='all', pad_id=text.PAD, init_inputs=eval_set['inputs'][:1],
+              eval_set=eval_set, chunk_fn=_host_chunks(lambda rng: make(rng, batch_size)))

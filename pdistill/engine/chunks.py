@@ -1,0 +1,55 @@
+"""The compiled chunks of a run (one per curriculum stage, else one) and the batches they eat."""
+
+from __future__ import annotations
+
+import jax
+
+from pdistill import config as config_lib
+from pdistill import curriculum, steps
+from pdistill.engine.setup import Member, Setup
+from pdistill.parallel import mesh as mesh_lib
+
+
+class Chunks:
+  """``for_step(step)``: the jitted chunk that trains from ``step``, compiled on first use."""
+
+  def __init__(self, config, setup: Setup, num_members: int):
+    run = config_lib.run_section(config)
+    self._setup = setup
+    self._alpha, self._temperature = run.get('alpha', 1.0), run.get('temperature', 1.0)
+    self._teacher_rows = steps.member_teacher_rows(config.loop.teacher_batch_rows, num_members)
+    self._compiled = {}
+
+  def _build(self, stage: int):
+    setup, teacher, stages = self._setup, self._setup.teacher, self._setup.stages
+    tx, kw = setup.tx, dict(alpha=self._alpha, temperature=self._temperature)
+    if stages:
+      step_fn = curriculum.make_stage_step(setup.model, tx, stage, **kw)
+      teacher_apply = stages.teacher_apply(teacher.apply, stage)
+      target = stages.teacher_target(stage)
+    else:
+      step_fn = steps.make_train_step(setup.model.apply, tx, distill=teacher is not None, **kw)
+      teacher_apply = teacher.apply if teacher else None
+      target = steps.TEACHER_LOGITS
+    chunk = steps.make_chunk_fn(step_fn, batch_sharding=setup.batch_sharding,
+                                teacher_apply=teacher_apply,
+                                teacher_batch_rows=self._teacher_rows, teacher_target=target)
+    if setup.stacked:
+      chunk = steps.member_chunk(chunk)
+    return jax.jit(chunk, donate_argnums=(0,))
+
+  def for_step(self, step: int):
+    stage = self._setup.stages.stage(step) if self._setup.stages else 0
+    if stage not in self._compiled:
+      self._compiled[stage] = self._build(stage)
+    return self._compiled[stage]
+
+
+def batches(setup: Setup, members: list[Member], begin: int, end: int):
+  """The batches of steps begin..end-1, placed for the chunk: [steps, ...] for a plain run,
+  [members, steps, ...] for a sweep."""
+  stacked = setup.task.chunk([m.seed for m in members], begin, end - begin)
+  if setup.stacked:
+    return mesh_lib.put(stacked, setup.state_sharding)
+  return mesh_lib.put(jax.tree.map(lambda a: a[0], stacked),
+                      setup.batch_sharding or setup.replicated)

@@ -1,0 +1,82 @@
+"""The loop: chunks of fused steps between the points where the run must regain control."""
+
+from __future__ import annotations
+
+import logging
+
+import jax.numpy as jnp
+
+from pdistill import config as config_lib
+from pdistill.engine import chunks as chunks_lib
+from pdistill.engine.recorder import Recorder
+from pdistill.engine.setup import Member, Setup
+from pdistill.engine.state import initial_state
+from pdistill.parallel import mesh as mesh_lib
+from pdistill.storage import run_config
+from pdistill.storage.checkpoints import RunCheckpoints
+
+log = logging.getLogger('pdistill')
+
+
+def next_stop(step: int, num_steps: int, every: list[int], switches: list[int]) -> int:
+  """The next step after ``step`` at which the loop must regain control.
+
+  ``every`` are cadences (chunk length, evals, checkpoints; 0 = none); ``switches`` are steps
+  where the chunk's inputs change (teacher, curriculum stage): a chunk never straddles one.
+  """
+  candidates = [num_steps] + [(step // e + 1) * e for e in every if e]
+  candidates += [s for s in switches if s > step]
+  return min(candidates)
+
+
+def train_run(config, workdir: str) -> dict:
+  """One teacher or student run of a validated config in ``workdir``; its last record."""
+  setup = Setup.create(config, members=1)
+  run_config.claim(workdir, config, write=mesh_lib.is_writer())
+  return run_members(config, setup, [Member(config.seed, None, workdir)], workdir)[0]
+
+
+def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> list[dict]:
+  """Trains ``members`` (one: a plain run; several: vmapped) and returns each one's last record.
+
+  The resumable state (stacked for several members) is checkpointed in ``state_dir``.
+  """
+  num_steps = config_lib.run_section(config).num_steps
+  checkpoints = RunCheckpoints(state_dir)
+  recorder = None
+  try:
+    state, step_keys, start = initial_state(setup, members, checkpoints)
+    if start:
+      log.info('resuming %s from step %d in %s', config.method, start, state_dir)
+    name = f'{config.method} {state_dir}' + (f' ({len(members)} members)' if setup.stacked
+                                              else '')
+    recorder = Recorder(config, setup, members, checkpoints, start, name)
+    if start == 0:
+      recorder.evaluate(0, state)
+    chunks = chunks_lib.Chunks(config, setup, len(members))
+    teacher_stack = setup.teacher.stack if setup.teacher else None
+    starts = jnp.asarray(setup.teacher.schedule.starts if setup.teacher else (0,), jnp.int32)
+    every = [config.loop.chunk_steps] + recorder.eval_every
+    switches = setup.switches()
+
+    def inputs(begin: int):
+      end = next_stop(begin, num_steps, every, switches)
+      return end, chunks_lib.batches(setup, members, begin, end)
+
+    step = start
+    upcoming = inputs(step) if step < num_steps else None
+    while step < num_steps:
+      end, batches = upcoming
+      state, chunk_metrics = chunks.for_step(step)(state, teacher_stack, starts, batches,
+                                                   step_keys, step)
+      # Made while the device runs the chunk just dispatched (jax dispatch is asynchronous).
+      upcoming = inputs(end) if end < num_steps else None
+      recorder.add_chunk(chunk_metrics, end - step)
+      step = end
+      recorder.at(step, state)
+  finally:
+    if recorder is not None:
+      recorder.close()
+    else:
+      checkpoints.close()
+  return recorder.last

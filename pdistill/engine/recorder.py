@@ -1,0 +1,114 @@
+"""Everything a run writes while it trains: evals, metrics, trajectory points, checkpoints, progress.
+
+Checkpoints and trajectory points are also eval points, so a resumed run's running train
+averages start from the same place as an uninterrupted run's.  Only the writer process (process
+0 of a multi-host run) writes metrics and progress lines; trajectories and checkpoints are
+written collectively by Orbax.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from pdistill import config as config_lib
+from pdistill import steps
+from pdistill.engine.setup import Member, Setup
+from pdistill.metrics import log as metrics_log
+from pdistill.metrics import progress
+from pdistill.parallel import mesh as mesh_lib
+from pdistill.storage.checkpoints import RunCheckpoints
+from pdistill.storage.trajectory import TrajectoryWriter
+
+
+class Recorder:
+
+  def __init__(self, config, setup: Setup, members: list[Member], checkpoints: RunCheckpoints,
+               start: int, name: str):
+    run, loop = config_lib.run_section(config), config.loop
+    self._setup, self._members, self._checkpoints = setup, members, checkpoints
+    self._num_steps = run.num_steps
+    self._trajectory_every = run.trajectory_every_steps
+    self._checkpoint_every = loop.checkpoint_every_steps
+    self.eval_every = [loop.eval_every_steps, loop.checkpoint_every_steps,
+                       run.trajectory_every_steps]
+    self._writer = mesh_lib.is_writer()
+    eval_fn = steps.make_eval_fn(setup.model.apply, loop.eval_batch_size)
+    if setup.stacked:
+      eval_fn = jax.vmap(eval_fn, in_axes=(0, None))
+    self._evaluate = jax.jit(eval_fn, out_shardings=setup.replicated)
+    eval_sharding = (mesh_lib.batch_sharded(setup.mesh, 0)
+                     if not setup.stacked and config.data.eval_size % setup.mesh.size == 0
+                     else setup.replicated)
+    self._eval_set = mesh_lib.put(setup.task.eval_set, eval_sharding)
+    self._logs = [metrics_log.MetricsLog(m.workdir, start) if self._writer else None
+                  for m in members]
+    self._trajectories = ([TrajectoryWriter(m.workdir) for m in members]
+                          if run.trajectory_every_steps else [])
+    self._meter = progress.Progress(name, run.num_steps, start, loop.log_every_secs)
+    self._sums, self._counted = {}, 0
+    self.last = [{} for _ in members]  # each member's latest record
+    if start:
+      for i, m in enumerate(members):
+        self.last[i] = next(
+            (r for r in reversed(metrics_log.read(m.workdir)) if r['step'] <= start), {})
+
+  def add_chunk(self, chunk_metrics, num_steps: int) -> None:
+    """Adds a chunk's mean train metrics (over ``num_steps`` steps) to the running averages."""
+    for k, v in mesh_lib.fetch(chunk_metrics).items():
+      self._sums[k] = self._sums.get(k, 0.0) + np.atleast_1d(v).astype(np.float64) * num_steps
+    self._counted += num_steps
+
+  def at(self, step: int, state) -> None:
+    """After the chunk ending at ``step``: eval, write and checkpoint where due; progress."""
+    final = step == self._num_steps
+    if final or any(e and step % e == 0 for e in self.eval_every):
+      self.evaluate(step, state)
+      if final or step % self._checkpoint_every == 0:
+        self._checkpoints.save(step, state)
+    if self._writer:
+      self._meter.update(step, self._shown(), force=final)
+
+  def evaluate(self, step: int, state) -> None:
+    """Evaluates every member and writes its record (and trajectory point, where due)."""
+    sums, counted = self._sums, self._counted
+    results = {f'train_{k}': v / counted for k, v in sums.items()} if counted else {}
+    results.update({f'eval_{k}': np.atleast_1d(v) for k, v in
+                    mesh_lib.fetch(self._evaluate(state.params, self._eval_set)).items()})
+    extra = self._schedule_position(max(step - 1, 0))
+    trajectory_point = self._trajectories and (step % self._trajectory_every == 0 or
+                                               step == self._num_steps)
+    for i in range(len(self._members)):
+      record = {**{k: float(v[i]) for k, v in results.items()}, **extra}
+      if self._writer:
+        self._logs[i].write(step, record)
+      self.last[i] = {'step': step, **record}
+      if trajectory_point:
+        params = (jax.tree.map(lambda a: a[i], state.params) if self._setup.stacked
+                  else state.params)
+        self._trajectories[i].save(step, params, record)
+    self._sums, self._counted = {}, 0
+
+  def _schedule_position(self, step: int) -> dict:
+    """What the student learned from at ``step``: its curriculum stage or teacher checkpoint."""
+    setup = self._setup
+    if setup.stages:
+      return {'curriculum_stage': setup.stages.stage(step)}
+    if setup.teacher is not None:
+      schedule = setup.teacher.schedule
+      return {'teacher_step': schedule.teacher_steps[schedule.position(step)]}
+    return {}
+
+  def _shown(self) -> dict:
+    if not self._setup.stacked:
+      return {k: v for k, v in self.last[0].items() if k.startswith('eval_')}
+    accuracies = [r['eval_accuracy'] for r in self.last if 'eval_accuracy' in r]
+    return {'best eval_accuracy': max(accuracies)} if accuracies else {}
+
+  def close(self) -> None:
+    self._checkpoints.close()
+    for t in self._trajectories:
+      t.close()
+    for m in self._logs:
+      if m is not None:
+        m.close()

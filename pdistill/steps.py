@@ -1,0 +1,168 @@
+"""Pure training and evaluation steps, and the fused multi-step chunk that jit compiles.
+
+A step is ``(state, batch, rng) -> (state, metrics)``.  A batch holds ``inputs``, ``labels``,
+optionally ``weights`` (which positions count) and, when distilling, the teacher's targets:
+``teacher_logits`` (``TEACHER_LOGITS``), or in a curriculum's hidden stages the projected
+teacher features (``TEACHER_FEATURES``).
+
+A chunk runs many steps inside one jit call (``lax.scan``):
+``chunk(state, teacher_stack, starts, batches, rng, start_step) -> (state, mean metrics)``, with
+the batches of its steps stacked on a leading axis (``data.tasks.Task.chunk``).  When
+distilling, the teacher checkpoint is picked from the stacked trajectory by the schedule
+position of the chunk's first step (inside jit) and its outputs for the whole chunk come from
+one batched forward pass before the scan: a batch-1 teacher forward inside the scan is
+memory-bound and about 3.5x slower (../shared/perf_baseline.md, section 7).  The training loop
+never lets a chunk straddle a teacher switch, so this is exact.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from pdistill import losses
+from pdistill.schedules import position_in_jit
+
+TEACHER_LOGITS = 'teacher_logits'
+TEACHER_FEATURES = 'teacher_features'
+
+
+class TrainState(flax.struct.PyTreeNode):
+  step: jax.Array
+  params: Any
+  opt_state: Any
+
+
+def create_state(params, tx: optax.GradientTransformation) -> TrainState:
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def make_step(loss_fn: Callable, tx: optax.GradientTransformation):
+  """``(state, batch, rng) -> (state, metrics)`` from ``loss_fn(params, batch) -> (loss, logits)``.
+
+  Accuracy is always of ``logits`` against the batch's labels, whatever the loss trains.
+  """
+
+  def train_step(state: TrainState, batch, rng):
+    del rng  # no stochastic layers yet; kept so every step has the same signature
+    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics = {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'],
+                                                           batch.get('weights'))}
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step
+
+
+def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
+                    distill: bool, alpha: float = 1.0, temperature: float = 1.0):
+  """CE step (labels only) or distillation step (alpha-mix of labels and teacher targets)."""
+
+  def loss_fn(params, batch):
+    logits = apply_fn({'params': params}, batch['inputs'])
+    weights = batch.get('weights')
+    if distill:
+      loss = losses.distillation_loss(logits, batch['labels'], batch[TEACHER_LOGITS],
+                                      alpha=alpha, temperature=temperature, weights=weights)
+    else:
+      loss = losses.cross_entropy(logits, batch['labels'], weights)
+    return loss, logits
+
+  return make_step(loss_fn, tx)
+
+
+def make_eval_fn(apply_fn: Callable, eval_batch_size: int):
+  """Mean loss and accuracy over a fixed eval set, in sub-batches so wide models fit in memory."""
+
+  def evaluate(params, eval_set):
+    logits = apply_in_batches(lambda x: apply_fn({'params': params}, x), eval_set['inputs'],
+                              eval_batch_size)
+    weights = eval_set.get('weights')
+    return {'loss': losses.cross_entropy(logits, eval_set['labels'], weights),
+            'accuracy': losses.accuracy(logits, eval_set['labels'], weights)}
+
+  return evaluate
+
+
+def apply_in_batches(fn: Callable, inputs: jax.Array, max_rows: int) -> jax.Array:
+  """fn over the leading axis in groups of at most ``max_rows`` rows (lax.map; exact split)."""
+  rows = inputs.shape[0]
+  group = _largest_divisor_at_most(rows, max_rows)
+  if group == rows:
+    return fn(inputs)
+  out = jax.lax.map(fn, inputs.reshape((rows // group, group) + inputs.shape[1:]))
+  return out.reshape((rows,) + out.shape[2:])
+
+
+def _largest_divisor_at_most(n: int, bound: int) -> int:
+  return max(d for d in range(1, min(n, max(bound, 1)) + 1) if n % d == 0)
+
+
+def make_chunk_fn(train_step: Callable, *, batch_sharding=None,
+                  teacher_apply: Callable | None = None, teacher_batch_rows: int = 4096,
+                  teacher_target: str = TEACHER_LOGITS):
+  """Builds ``chunk(state, teacher_stack, starts, batches, rng, start_step)``.
+
+  ``batches`` hold one batch per step on a leading axis; its length is static, so the loop's
+  handful of distinct chunk lengths are compiled once each.  ``teacher_apply`` (distillation)
+  puts its outputs in the batches under ``teacher_target``.  ``batch_sharding`` spreads each
+  step's batch over the data mesh; leave it None on one device, where the constraint alone
+  makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).
+  """
+
+  def chunk(state, teacher_stack, starts, batches, rng, start_step):
+    length = jax.tree.leaves(batches)[0].shape[0]
+    steps = start_step + jnp.arange(length)
+    if batch_sharding is not None:
+      batches = jax.lax.with_sharding_constraint(batches, batch_sharding)
+    if teacher_apply is not None:
+      position = position_in_jit(starts, start_step)
+      teacher = jax.tree.map(lambda a: a[position], teacher_stack)
+      inputs = batches['inputs']
+      flat = inputs.reshape((-1,) + inputs.shape[2:])
+      outputs = apply_in_batches(lambda x: teacher_apply({'params': teacher}, x), flat,
+                                 teacher_batch_rows)
+      batches = {**batches, teacher_target: jax.lax.stop_gradient(
+          outputs.reshape(inputs.shape[:2] + outputs.shape[1:]))}
+
+    def body(carry, xs):
+      state, sums = carry
+      step, batch = xs
+      state, metrics = train_step(state, batch, jax.random.fold_in(rng, step))
+      return (state, jax.tree.map(jnp.add, sums, metrics)), None
+
+    first = jax.tree.map(lambda a: a[0], batches)
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                         jax.eval_shape(train_step, state, first, rng)[1])
+    (state, sums), _ = jax.lax.scan(body, (state, zeros), (steps, batches))
+    return state, jax.tree.map(lambda s: s / length, sums)
+
+  return chunk
+
+
+def member_teacher_rows(teacher_batch_rows: int, members: int) -> int:
+  """Teacher rows per forward group in a chunk vmapped over ``members``.
+
+  vmap multiplies the teacher's activations by the member count; dividing the group keeps
+  them as large as a plain run's (a 15-member one-shot grid ran 0.7x its members one after
+  another with the plain run's group size, 0.9-1.1x with this; benchmarks/RESULTS.md).
+  """
+  return max(teacher_batch_rows // members, 1)
+
+
+def member_chunk(chunk: Callable) -> Callable:
+  """``chunk`` over members stacked on a leading axis of state, batches and rng (sweeps).
+
+  The teacher trajectory, schedule and step range are shared by every member.
+  """
+
+  def chunks(state, teacher_stack, starts, batches, rng, start_step):
+    one = lambda s, b, r: chunk(s, teacher_stack, starts, b, r, start_step)
+    return jax.vmap(one)(state, batches, rng)
+
+  return chunks

@@ -1,0 +1,32 @@
+"""The Orbax checkpoint managers of pdistill, and restoring onto one local device.
+
+Multi-host saves are synchronous: with two managers saving asynchronously at once, Orbax
+0.12's cross-process metadata check raced and failed (seen with 2 processes on one machine).
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import orbax.checkpoint as ocp
+
+
+def manager(workdir: str, subdir: str, *, max_to_keep: int | None = None,
+            read_only: bool = False, **items) -> ocp.CheckpointManager:
+  """A manager of ``workdir/subdir``; ``items`` are passed on (``item_names`` or
+  ``item_handlers``)."""
+  options = ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=not read_only,
+                                         read_only=read_only,
+                                         cleanup_tmp_directories=not read_only,
+                                         enable_async_checkpointing=jax.process_count() == 1)
+  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), subdir), options=options,
+                               **items)
+
+
+def on_one_device(abstract_tree):
+  """``abstract_tree`` (shapes and dtypes) placed on one local device: restores land there,
+  whatever mesh or number of processes saved them."""
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device),
+                      abstract_tree)

@@ -1,0 +1,57 @@
+"""The ``config.json`` that pins a run (``config.run_dict``) to its workdir.
+
+A workdir holds one run.  Rerunning the same command resumes it; a command whose run-defining
+fields differ (anything outside ``loop``, which only sets cadence and chunking) is refused
+before anything is written, so it cannot mix two experiments in one directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from pdistill.config import ConfigError, run_dict
+
+FILENAME = 'config.json'
+
+
+def read(workdir: str) -> dict | None:
+  path = os.path.join(workdir, FILENAME)
+  if not os.path.exists(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def _diff(saved, new, prefix=''):
+  if isinstance(saved, dict) and isinstance(new, dict):
+    for key in sorted(set(saved) | set(new)):
+      yield from _diff(saved.get(key), new.get(key), f'{prefix}{"." if prefix else ""}{key}')
+  elif saved != new:
+    yield prefix, saved, new
+
+
+def claim(workdir: str, config, write: bool = True) -> bool:
+  """Pins ``workdir`` to this run; returns True when it already held it (a resume).
+
+  ``write=False`` (every process of a multi-host run but the first) only checks.
+  """
+  new = run_dict(config)
+  saved = read(workdir)
+  if saved is not None:
+    saved_run = {k: v for k, v in saved.items() if k != 'loop'}
+    diffs = list(_diff(saved_run, new))
+    if diffs:
+      field, was, now = diffs[0]
+      others = ''.join(f'; config.{f} is {n!r} (run has {w!r})' for f, w, n in diffs[1:])
+      raise ConfigError(field, f'is {now!r} but the run already in {workdir} has {was!r}'
+                        f'{others}; use the same config to resume it, or a new --workdir')
+    return True
+  if not write:
+    return False
+  os.makedirs(workdir, exist_ok=True)
+  tmp = os.path.join(workdir, FILENAME + '.tmp')
+  with open(tmp, 'w') as f:
+    json.dump({**new, 'loop': config.loop.to_dict()}, f, indent=2)
+  os.replace(tmp, os.path.join(workdir, FILENAME))
+  return False

@@ -1,0 +1,112 @@
+"""A run's parameter trajectory: Orbax checkpoints of the params every N steps, with metrics.
+
+Layout: ``WORKDIR/trajectory/<step>/{params,metrics}``.  Saves are atomic (Orbax writes to a
+temporary directory and renames), so an interrupted run never leaves a half-written checkpoint
+that a later reader would take for a real one.
+
+List a trajectory from the shell::
+
+  python -m pdistill.storage.trajectory WORKDIR
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from pdistill.parallel import mesh
+from pdistill.storage import orbax_io
+
+SUBDIR = 'trajectory'
+
+
+def _manager(workdir: str, read_only: bool = False):
+  return orbax_io.manager(workdir, SUBDIR, read_only=read_only, item_names=('params', 'metrics'))
+
+
+class TrajectoryWriter:
+
+  def __init__(self, workdir: str):
+    self._manager = _manager(workdir)
+
+  def save(self, step: int, params, metrics: dict) -> None:
+    # A rerun after an interruption recomputes the same params for a step that is already on
+    # disk; keep the stored one.
+    if step in self._manager.all_steps():
+      return
+    self._manager.save(step, args=ocp.args.Composite(
+        params=ocp.args.StandardSave(params),
+        metrics=ocp.args.JsonSave({k: float(v) for k, v in metrics.items()})))
+
+  def close(self) -> None:
+    self._manager.wait_until_finished()
+    self._manager.close()
+
+
+def exists(workdir: str) -> bool:
+  return os.path.isdir(os.path.join(workdir, SUBDIR))
+
+
+def saved_steps(workdir: str) -> list[int]:
+  if not exists(workdir):
+    return []
+  with _manager(workdir, read_only=True) as manager:
+    return sorted(manager.all_steps())
+
+
+def read_metrics(workdir: str) -> list[dict]:
+  """[{'step': s, **metrics}] for every saved checkpoint, in step order."""
+  rows = []
+  with _manager(workdir, read_only=True) as manager:
+    for step in sorted(manager.all_steps()):
+      restored = manager.restore(step, args=ocp.args.Composite(metrics=ocp.args.JsonRestore()))
+      rows.append({'step': step, **restored.metrics})
+  return rows
+
+
+def _restore_params(manager, step: int, abstract_params):
+  restore = ocp.args.StandardRestore(abstract_params)
+  return manager.restore(step, args=ocp.args.Composite(params=restore)).params
+
+
+def load_params(workdir: str, step: int, abstract_params=None):
+  with _manager(workdir, read_only=True) as manager:
+    return _restore_params(manager, step, abstract_params)
+
+
+def load_stacked(workdir: str, steps, abstract_params, sharding=None):
+  """The params at ``steps`` stacked along a new leading axis (schedule position)."""
+  host = orbax_io.on_one_device(abstract_params)
+  with _manager(workdir, read_only=True) as manager:
+    loaded = [jax.tree.map(np.asarray, _restore_params(manager, s, host)) for s in steps]
+  stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *loaded)
+  return mesh.put(stacked, sharding) if sharding is not None else stacked
+
+
+def format_table(rows: list[dict]) -> str:
+  keys = sorted({k for r in rows for k in r} - {'step'})
+  lines = ['\t'.join(['step'] + keys)]
+  for r in rows:
+    lines.append('\t'.join([str(r['step'])] + [f'{r[k]:.6g}' if k in r else '' for k in keys]))
+  return '\n'.join(lines)
+
+
+def main(argv=None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  if len(argv) != 1:
+    print('usage: python -m pdistill.storage.trajectory WORKDIR', file=sys.stderr)
+    return 2
+  if not exists(argv[0]):
+    print(f'error: no trajectory in {argv[0]} (expected {os.path.join(argv[0], SUBDIR)})',
+          file=sys.stderr)
+    return 2
+  print(format_table(read_metrics(argv[0])))
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

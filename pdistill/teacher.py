@@ -1,0 +1,103 @@
+"""Finds a finished teacher run, builds the student's schedule and loads its checkpoints stacked.
+
+Teachers are never trained or checkpointed by a student: their params are an argument of the
+student's chunk, stacked by schedule position (``steps.make_chunk_fn``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any, Callable
+
+from pdistill import config as config_lib
+from pdistill import phase_transition, saved_run, schedules
+from pdistill.config import ConfigError
+from pdistill.data import tasks
+from pdistill.storage import run_config, trajectory
+
+FIELD = 'student.teacher_workdir'
+log = logging.getLogger('pdistill')
+
+
+@dataclasses.dataclass
+class Teacher:
+  apply: Callable
+  stack: Any  # params pytree, leading axis = schedule position
+  schedule: schedules.TeacherSchedule
+  workdir: str
+  model_config: dict
+
+
+def _steps_text(steps) -> str:
+  steps = list(steps)
+  if len(steps) <= 12:
+    return str(steps)
+  return f'[{", ".join(map(str, steps[:5]))}, ..., {", ".join(map(str, steps[-5:]))}] ({len(steps)} in all)'
+
+
+def find_teacher(config) -> tuple[dict, list[int]]:
+  """The teacher's run config and saved trajectory steps, or a ConfigError saying what is wrong."""
+  workdir = config.student.teacher_workdir
+  if not workdir:
+    raise ConfigError(FIELD, 'is empty: set it to the workdir of a finished teacher run')
+  if not os.path.isdir(workdir):
+    raise ConfigError(FIELD, f'{workdir!r} does not exist: train the teacher first '
+                      '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
+  saved_config = run_config.read(workdir)
+  if saved_config is None:
+    raise ConfigError(FIELD, f'{workdir!r} has no {run_config.FILENAME}: not a pdistill run')
+  if saved_config['method'] != 'teacher':
+    raise ConfigError(FIELD, f'{workdir!r} holds a {saved_config["method"]!r} run, not a '
+                      'teacher run')
+  data = config_lib.run_dict(config)['data']
+  # What defines the task a teacher solved must match; how a run evaluates itself may differ.
+  for key in sorted((set(data) | set(saved_config['data'])) - set(tasks.EVAL_FIELDS)):
+    if data.get(key) != saved_config['data'].get(key):
+      raise ConfigError(f'data.{key}', f'is {data.get(key)!r} but the teacher in {workdir!r} '
+                        f'was trained with {saved_config["data"].get(key)!r}')
+  steps = trajectory.saved_steps(workdir)
+  final = saved_config['teacher']['num_steps']
+  if final not in steps:
+    latest = max(steps) if steps else None
+    raise ConfigError(FIELD, f'the teacher run in {workdir!r} is not finished (latest '
+                      f'trajectory step {latest} of {final}); rerun its command to finish it')
+  return saved_config, steps
+
+
+def build_schedule(config, saved_steps: list[int], final_step: int):
+  student = config.student
+  if config.method in ('one_shot', 'curriculum'):  # the final teacher only
+    return schedules.one_shot(final_step)
+  schedule = student.schedule
+  if schedule.kind == 'auto':
+    found = phase_transition.find_in_trajectory(student.teacher_workdir, schedule.auto_points,
+                                                schedule.auto_metric)
+    log.info('auto schedule: teacher transition at steps %d..%d; using checkpoints %s then '
+             'the final one', found.start, found.end, found.proposed)
+    per = tuple(schedule.steps_per_checkpoint)
+    if len(per) != len(found.proposed):  # two proposals can coincide on a coarse trajectory
+      per = per[:len(found.proposed)]
+    return schedules.manual(list(found.proposed) + [-1], per, final_step)
+  if schedule.kind == 'manual':
+    for c in schedule.checkpoints:
+      if c != -1 and c not in saved_steps:
+        raise ConfigError('student.schedule.checkpoints',
+                          f'teacher checkpoint {c} does not exist in '
+                          f'{os.path.join(student.teacher_workdir, trajectory.SUBDIR)}; saved '
+                          f'steps are {_steps_text(saved_steps)} (-1 means the final one)')
+    return schedules.manual(schedule.checkpoints, schedule.steps_per_checkpoint,
+                                   final_step)
+  return schedules.multiplier_rule(saved_steps, schedule.multiplier, student.num_steps)
+
+
+def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
+  saved_config, steps = find_teacher(config)
+  workdir = config.student.teacher_workdir
+  schedule = build_schedule(config, steps, saved_config['teacher']['num_steps'])
+  model = saved_run.build_model(saved_config, task)
+  stack = trajectory.load_stacked(workdir, schedule.teacher_steps,
+                                  saved_run.abstract_params(model, task), sharding)
+  return Teacher(apply=model.apply, stack=stack, schedule=schedule, workdir=workdir,
+                 model_config=saved_run.model_config(saved_config))

@@ -1,0 +1,138 @@
+"""The command line: the default run, overrides, and bad input that must fail cleanly."""
+
+import hashlib
+import os
+import subprocess
+import sys
+
+import pytest
+
+from pdistill.metrics import log as metrics_log
+from pdistill.storage import trajectory
+from pdistill.main import check_override_fields
+from pdistill.train import train_and_evaluate
+from tiny_configs import REPO, tiny
+
+CONFIG = os.path.join(REPO, 'configs', 'parity_mlp.py')
+
+
+def run_cli(*args, cwd=None):
+  return subprocess.run([sys.executable, '-m', 'pdistill.main', *args], capture_output=True,
+                        text=True, cwd=cwd)
+
+
+def tree_digest(path):
+  digest = hashlib.sha256()
+  for root, dirs, files in sorted(os.walk(path)):
+    dirs.sort()
+    for name in sorted(files):
+      full = os.path.join(root, name)
+      digest.update(full.encode())
+      with open(full, 'rb') as f:
+        digest.update(f.read())
+  return digest.hexdigest()
+
+
+@pytest.fixture(scope='module')
+def teacher_dir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('cli_teacher'))
+  train_and_evaluate(tiny('teacher'), workdir)
+  return workdir
+
+
+def test_cli_runs_a_teacher_with_overrides(tmp_path):
+  workdir = str(tmp_path / 'run')
+  result = run_cli(f'--config={CONFIG}:teacher,smoke', '--config.teacher.num_steps=2000',
+                   '--config.loop.log_every_secs=0', f'--workdir={workdir}')
+  assert result.returncode == 0, result.stderr
+  assert 'steps/s' in result.stderr and 'ETA' in result.stderr
+  assert metrics_log.read(workdir)[-1]['step'] == 2000
+  assert trajectory.saved_steps(workdir) == [0, 1000, 2000]
+
+
+def test_cli_default_workdir_is_named_after_the_config(tmp_path):
+  result = run_cli(f'--config={CONFIG}:teacher,smoke', '--config.teacher.num_steps=1000',
+                   cwd=str(tmp_path))
+  assert result.returncode == 0, result.stderr
+  assert os.path.isdir(tmp_path / 'runs' / 'parity_mlp_teacher_smoke' / 'trajectory')
+
+
+def test_unknown_field_names_it_and_lists_valid_fields(tmp_path):
+  result = run_cli(f'--config={CONFIG}:teacher,smoke', '--config.teacher.nope=1',
+                   f'--workdir={tmp_path / "w"}')
+  assert result.returncode == 2
+  assert "config.teacher has no field 'nope'" in result.stderr
+  assert 'num_steps' in result.stderr
+  assert not os.path.exists(tmp_path / 'w')
+
+
+def test_unknown_field_check_walks_nested_sections():
+  assert check_override_fields([f'--config={CONFIG}:smoke', '--config.student.schedule.kind=x']
+                               ) is None
+  error = check_override_fields([f'--config={CONFIG}', '--config.student.schedul.kind=x'])
+  assert "config.student has no field 'schedul'" in error and 'schedule' in error
+
+
+def test_wrong_type_is_refused(tmp_path):
+  result = run_cli(f'--config={CONFIG}:teacher,smoke', '--config.seed=abc',
+                   f'--workdir={tmp_path / "w"}')
+  assert result.returncode != 0
+  assert '--config.seed=abc' in result.stderr
+  assert not os.path.exists(tmp_path / 'w')
+
+
+def test_missing_teacher_workdir_is_refused(tmp_path):
+  result = run_cli(f'--config={CONFIG}:one_shot,smoke',
+                   f'--config.student.teacher_workdir={tmp_path / "no_teacher"}',
+                   f'--workdir={tmp_path / "w"}')
+  assert result.returncode == 2
+  assert 'config.student.teacher_workdir' in result.stderr and 'does not exist' in result.stderr
+  assert not os.path.exists(tmp_path / 'w')
+
+
+def test_progressive_schedule_naming_a_missing_checkpoint_is_refused(tmp_path, teacher_dir):
+  args = [f'--config={CONFIG}:progressive,smoke', '--config.data.n=12', '--config.data.k=2',
+          f'--config.student.teacher_workdir={teacher_dir}',
+          '--config.student.schedule.checkpoints=(1234, -1)', f'--workdir={tmp_path / "w"}']
+  before = tree_digest(teacher_dir)
+  result = run_cli(*args)
+  assert result.returncode == 2
+  assert 'config.student.schedule.checkpoints: teacher checkpoint 1234 does not exist' in (
+      result.stderr)
+  assert '[0, 500, 1000, 1500, 2000, 2500, 3000]' in result.stderr
+  assert not os.path.exists(tmp_path / 'w')
+  assert tree_digest(teacher_dir) == before
+
+
+def test_student_data_must_match_the_teacher(tmp_path, teacher_dir):
+  result = run_cli(f'--config={CONFIG}:one_shot,smoke', '--config.data.n=13',
+                   '--config.data.k=2', f'--config.student.teacher_workdir={teacher_dir}',
+                   f'--workdir={tmp_path / "w"}')
+  assert result.returncode == 2
+  assert 'config.data.n: is 13 but the teacher' in result.stderr
+
+
+def test_a_different_config_never_overwrites_an_existing_run(tmp_path, teacher_dir):
+  before = tree_digest(teacher_dir)
+  result = run_cli(f'--config={CONFIG}:teacher,smoke', '--config.data.n=12', '--config.data.k=2',
+                   '--config.teacher.model.hidden=(65,)', f'--workdir={teacher_dir}')
+  assert result.returncode == 2
+  assert 'but the run already in' in result.stderr
+  assert 'config.teacher.model.hidden is [65] (run has [64])' in result.stderr
+  assert tree_digest(teacher_dir) == before
+
+
+def test_a_teacher_that_has_not_finished_is_refused(tmp_path, teacher_dir):
+  unfinished = str(tmp_path / 'unfinished')
+  c = tiny('teacher')
+  train_and_evaluate(c, unfinished)
+  # Pretend the teacher was asked for more steps than it has run.
+  import json
+  path = os.path.join(unfinished, 'config.json')
+  saved = json.load(open(path))
+  saved['teacher']['num_steps'] = 6000
+  json.dump(saved, open(path, 'w'))
+  result = run_cli(f'--config={CONFIG}:one_shot,smoke', '--config.data.n=12', '--config.data.k=2',
+                   f'--config.student.teacher_workdir={unfinished}', f'--workdir={tmp_path / "w"}')
+  assert result.returncode == 2
+  assert 'is not finished (latest trajectory step 3000 of 6000)' in result.stderr

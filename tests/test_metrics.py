@@ -1,0 +1,62 @@
+"""What a person reads: TensorBoard event files, the comparison plot and table."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from pdistill.metrics import plot, tensorboard
+from pdistill.metrics.log import MetricsLog
+
+
+def test_crc32c_known_value():
+  # RFC 3720 test vector: 32 bytes of zeros.
+  assert tensorboard.crc32c(bytes(32)) == 0x8A9136AA
+  assert tensorboard.crc32c(b'123456789') == 0xE3069283
+
+
+def test_tensorboard_reads_our_event_files(tmp_path):
+  event_accumulator = pytest.importorskip(
+      'tensorboard.backend.event_processing.event_accumulator')
+  log = MetricsLog(str(tmp_path), resume_step=0)
+  for step in (0, 10, 20):
+    log.write(step, {'eval_accuracy': step / 40, 'train_loss': 1.0 / (step + 1)})
+  log.close()
+  acc = event_accumulator.EventAccumulator(str(tmp_path / 'tensorboard'))
+  acc.Reload()
+  assert set(acc.Tags()['scalars']) == {'eval_accuracy', 'train_loss'}
+  events = acc.Scalars('eval_accuracy')
+  assert [e.step for e in events] == [0, 10, 20]
+  np.testing.assert_allclose([e.value for e in events], [0, 0.25, 0.5])
+
+
+def test_metrics_log_drops_records_past_the_resume_step(tmp_path):
+  log = MetricsLog(str(tmp_path), resume_step=0)
+  for step in (0, 10, 20, 30):
+    log.write(step, {'eval_accuracy': 0.5})
+  log.close()
+  MetricsLog(str(tmp_path), resume_step=10).close()
+  with open(tmp_path / 'metrics.jsonl') as f:
+    assert [json.loads(line)['step'] for line in f] == [0, 10]
+
+
+def fake_run(path, curve):
+  log = MetricsLog(str(path), resume_step=0)
+  for step, acc in enumerate(curve):
+    log.write(step * 100, {'eval_accuracy': acc})
+  log.close()
+  return str(path)
+
+
+def test_comparison_plot_and_table(tmp_path):
+  runs = {'ce': [fake_run(tmp_path / 'a', [0.5, 0.5, 0.6]), fake_run(tmp_path / 'b', [0.5, 0.7, 1.0])],
+          'progressive': [fake_run(tmp_path / 'c', [0.5, 1.0, 1.0])]}
+  out = plot.plot_comparison(runs, str(tmp_path / 'fig.png'), teacher_workdir=runs['ce'][0])
+  with open(out, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  table = plot.accuracy_table(runs, [100, 200])
+  assert '| ce | 2 | 0.600 ± 0.100 | 0.800 ± 0.200 |' in table
+  assert '| progressive | 1 | 1.000 ± 0.000 | 1.000 ± 0.000 |' in table
+  assert plot.main(['--out', str(tmp_path / 'cli.png'), f'ce={runs["ce"][0]},{runs["ce"][1]}']) == 0
+  assert os.path.exists(tmp_path / 'cli.png')

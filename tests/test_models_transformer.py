@@ -1,0 +1,122 @@
+"""The shared transformer block: causal really causal, padding really ignored, BERT learns MLM."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pdistill import losses
+from pdistill.metrics import log as metrics_log
+from pdistill.probes import nonterminal
+from pdistill.models.transformer import Transformer
+from pdistill.train import train_and_evaluate
+from tiny_configs import load_config_module
+
+
+def model(causal, readout='all', pad_id=None):
+  return Transformer(vocab_size=8, num_outputs=8, width=32, depth=2, num_heads=4, max_len=16,
+                     causal=causal, readout=readout, pad_id=pad_id)
+
+
+def test_causal_model_ignores_future_tokens():
+  m = model(causal=True)
+  tokens = jnp.asarray(np.random.default_rng(0).integers(0, 3, (2, 12)))
+  params = m.init(jax.random.key(0), tokens)
+  changed = tokens.at[:, 7].set((tokens[:, 7] + 1) % 3)
+  a, b = m.apply(params, tokens), m.apply(params, changed)
+  np.testing.assert_array_equal(a[:, :7], b[:, :7])
+  assert np.abs(a[:, 7:] - b[:, 7:]).max() > 1e-4
+
+
+def test_bidirectional_model_sees_the_future_and_ignores_padding():
+  m = model(causal=False, pad_id=5)
+  tokens = jnp.asarray(np.random.default_rng(0).integers(0, 3, (2, 12)))
+  params = m.init(jax.random.key(0), tokens)
+  changed = tokens.at[:, 7].set((tokens[:, 7] + 1) % 3)
+  assert np.abs(m.apply(params, tokens)[:, :7] - m.apply(params, changed)[:, :7]).max() > 1e-4
+  short = tokens.at[:, 9:].set(5)
+  longer = jnp.concatenate([short, jnp.full((2, 4), 5)], axis=1)
+  np.testing.assert_allclose(m.apply(params, short)[:, :9], m.apply(params, longer)[:, :9],
+                             atol=1e-5)
+
+
+def test_last_position_readout():
+  m = model(causal=True, readout='last')
+  tokens = jnp.zeros((3, 10), jnp.int32)
+  params = m.init(jax.random.key(0), tokens)
+  assert m.apply(params, tokens).shape == (3, 8)
+
+
+def test_sequence_distillation_loss_matches_numpy():
+  rng = np.random.default_rng(0)
+  s, t = rng.normal(size=(2, 5, 8)), rng.normal(size=(2, 5, 8))
+  w = (rng.random((2, 5)) < 0.4).astype(np.float32)
+  w[0, 0] = 1
+  logp = s - np.log(np.exp(s).sum(-1, keepdims=True))
+  p_t = np.exp(t / 2) / np.exp(t / 2).sum(-1, keepdims=True)
+  expected = (-(p_t * logp).sum(-1) * w).sum() / w.sum()
+  got = losses.distillation_loss(s, np.zeros((2, 5), int), t, alpha=0.0, temperature=2.0,
+                                 weights=w)
+  np.testing.assert_allclose(got, expected, rtol=1e-5)
+
+
+def test_tiny_bert_learns_pcfg_mlm_above_chance(tmp_path):
+  c = load_config_module('pcfg_bert').get_config('teacher,smoke')
+  c.teacher.update(num_steps=300, trajectory_every_steps=100)
+  c.loop.update(eval_every_steps=100, log_every_secs=1e9)
+  final = train_and_evaluate(c, str(tmp_path))
+  first = metrics_log.read(str(tmp_path))[0]
+  # Chance is 1/3 and always answering the most frequent terminal (c) gets 0.375.
+  assert first['eval_accuracy'] < 0.34
+  assert final['eval_accuracy'] > 0.40, final
+  # The non-terminal probe runs on the frozen model and gives an accuracy per depth.
+  accuracy = nonterminal.probe(str(tmp_path), train_sentences=32, test_sentences=16)
+  assert sorted(accuracy) == [1, 2, 3, 4, 5] and all(0 <= a <= 1 for a in accuracy.values())
+
+
+@pytest.fixture(scope='module')
+def pcfg_gpt2_teacher(tmp_path_factory):
+  """A tiny PCFG GPT-2 teacher trained for 60 steps, trajectory every 20."""
+  workdir = str(tmp_path_factory.mktemp('gpt2_teacher'))
+  teacher = load_config_module('pcfg_gpt2').get_config('teacher,smoke')
+  teacher.teacher.update(num_steps=60, trajectory_every_steps=20)
+  teacher.loop.update(eval_every_steps=20, checkpoint_every_steps=20, log_every_secs=1e9)
+  train_and_evaluate(teacher, workdir)
+  return workdir
+
+
+def pcfg_gpt2_student(teacher_dir, method, student_steps, every):
+  """A smoke ``method`` student config reading the tiny PCFG GPT-2 teacher."""
+  student = load_config_module('pcfg_gpt2').get_config(f'{method},smoke')
+  student.student.update(num_steps=student_steps, teacher_workdir=teacher_dir)
+  student.loop.update(eval_every_steps=every, checkpoint_every_steps=20, log_every_secs=1e9)
+  return student
+
+
+def test_progressive_distillation_of_a_pcfg_gpt2(pcfg_gpt2_teacher, tmp_path):
+  student = pcfg_gpt2_student(pcfg_gpt2_teacher, 'progressive', 40, every=10)
+  student.student.schedule.update(kind='manual', checkpoints=(20, -1), steps_per_checkpoint=(20,))
+  final = train_and_evaluate(student, str(tmp_path / 'student'))
+  rows = metrics_log.read(str(tmp_path / 'student'))
+  assert [r['teacher_step'] for r in rows[1:]] == [20, 20, 60, 60]
+  assert np.isfinite(final['eval_loss']) and final['train_loss'] < rows[1]['train_loss']
+
+
+def test_linear_probe_separates_separable_features_and_not_noise():
+  rng = np.random.default_rng(0)
+  labels = rng.integers(0, 3, 600)
+  separable = np.eye(3)[labels] * 2 + rng.normal(0, 0.3, (600, 3))
+  predict = nonterminal.fit_linear_probe(separable[:400], labels[:400], 3)
+  assert np.mean(predict(separable[400:]) == labels[400:]) > 0.98
+  noise = rng.normal(size=(600, 3))
+  predict = nonterminal.fit_linear_probe(noise[:400], labels[:400], 3)
+  assert np.mean(predict(noise[400:]) == labels[400:]) < 0.45
+
+
+def test_curriculum_extraction_of_a_pcfg_gpt2(pcfg_gpt2_teacher, tmp_path):
+  student = pcfg_gpt2_student(pcfg_gpt2_teacher, 'curriculum', 30, every=10)
+  student.student.curriculum.update(teacher_layers=(0, 1), stage_steps=(10, 10))
+  final = train_and_evaluate(student, str(tmp_path / 'student'))
+  rows = metrics_log.read(str(tmp_path / 'student'))
+  assert [r['curriculum_stage'] for r in rows] == [0, 0, 1, 2]
+  assert np.isfinite(final['eval_loss'])

@@ -1,0 +1,37 @@
+import numpy as np
+
+from pdistill.storage import trajectory
+
+
+def params_at(step):
+  return {'Dense_0': {'kernel': np.full((3, 2), step, np.float32),
+                      'bias': np.arange(2, dtype=np.float32) + step}}
+
+
+def test_trajectory_round_trips_through_orbax(tmp_path):
+  writer = trajectory.TrajectoryWriter(str(tmp_path))
+  for step in (0, 10, 20):
+    writer.save(step, params_at(step), {'eval_accuracy': step / 100, 'eval_loss': 1 - step / 100})
+  writer.save(10, params_at(999), {'eval_accuracy': 0.0})  # a rerun keeps the stored one
+  writer.close()
+
+  assert trajectory.saved_steps(str(tmp_path)) == [0, 10, 20]
+  rows = trajectory.read_metrics(str(tmp_path))
+  assert [r['step'] for r in rows] == [0, 10, 20]
+  np.testing.assert_allclose([r['eval_accuracy'] for r in rows], [0, 0.1, 0.2])
+
+  abstract = params_at(0)
+  stacked = trajectory.load_stacked(str(tmp_path), [20, 0, 10], abstract)
+  np.testing.assert_array_equal(stacked['Dense_0']['kernel'][:, 0, 0], [20, 0, 10])
+  np.testing.assert_array_equal(stacked['Dense_0']['bias'][1], [0, 1])
+  assert 'eval_accuracy' in trajectory.format_table(rows)
+
+
+def test_trajectory_cli_lists_checkpoints(tmp_path, capsys):
+  writer = trajectory.TrajectoryWriter(str(tmp_path))
+  writer.save(5, params_at(5), {'eval_accuracy': 0.5})
+  writer.close()
+  assert trajectory.main([str(tmp_path)]) == 0
+  out = capsys.readouterr().out.splitlines()
+  assert out[0].split('\t') == ['step', 'eval_accuracy'] and out[1].split('\t') == ['5', '0.5']
+  assert trajectory.main([str(tmp_path / 'nope')]) == 2

@@ -1,0 +1,166 @@
+"""End-to-end training on tiny parity problems: learning, students, resume, devices."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from pdistill import models, optimizers, steps
+from pdistill import teacher as teacher_lib
+from pdistill.data import tasks
+from pdistill.metrics import log as metrics_log
+from pdistill.parallel import mesh as mesh_lib
+from pdistill.storage import trajectory
+from pdistill.train import train_and_evaluate
+from crash_resume import crash_then_resume
+from tiny_configs import REPO, tiny
+
+
+@pytest.fixture(scope='module')
+def teacher_dir(tmp_path_factory):
+  workdir = str(tmp_path_factory.mktemp('teacher'))
+  train_and_evaluate(tiny('teacher'), workdir)
+  return workdir
+
+
+def student(method, teacher_dir, **loop):
+  c = tiny(method, **loop)
+  c.student.teacher_workdir = teacher_dir
+  return c
+
+
+def final_params(workdir, step):
+  return jax.tree.map(np.asarray, trajectory.load_params(workdir, step))
+
+
+def test_teacher_learns_and_writes_its_trajectory(teacher_dir):
+  rows = metrics_log.read(teacher_dir)
+  assert [r['step'] for r in rows] == list(range(0, 3001, 250))
+  assert rows[0]['eval_accuracy'] < 0.7 and rows[-1]['eval_accuracy'] > 0.95
+  assert trajectory.saved_steps(teacher_dir) == list(range(0, 3001, 500))
+  traj = trajectory.read_metrics(teacher_dir)
+  assert traj[-1]['eval_accuracy'] == rows[-1]['eval_accuracy']
+  assert os.listdir(os.path.join(teacher_dir, 'tensorboard'))
+
+
+@pytest.mark.parametrize('method', ['ce', 'one_shot', 'progressive', 'curriculum'])
+def test_each_student_method_learns(teacher_dir, tmp_path, method):
+  c = student(method, teacher_dir)
+  c.student.model.hidden = (64,)
+  c.student.num_steps = 3000
+  final = train_and_evaluate(c, str(tmp_path))
+  rows = metrics_log.read(str(tmp_path))
+  assert final['step'] == 3000 and final['eval_accuracy'] > 0.9, rows[-1]
+  if method == 'progressive':
+    used = {r['step']: r['teacher_step'] for r in rows if r['step'] > 0}
+    assert used[250] == 1000 and used[500] == 3000  # switch after 300 student steps
+
+
+def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):
+  """The chunk's precomputed teacher logits and schedule indexing match stepping one at a time."""
+  c = student('progressive', teacher_dir)
+  mesh = mesh_lib.make_mesh(1, jax.devices()[:1])
+  task = tasks.build(c.data, 1)
+  teacher = teacher_lib.load_teacher(c, task, mesh_lib.replicated(mesh))
+  model = models.build(c.student.model, task)
+  tx = optimizers.make_optimizer(c.student.optim, c.student.num_steps)
+  state = steps.create_state(model.init(jax.random.key(0), jnp.zeros((1, 12)))['params'], tx)
+  step_fn = steps.make_train_step(model.apply, tx, distill=True, alpha=0.0, temperature=1.0)
+  chunk = jax.jit(steps.make_chunk_fn(step_fn, batch_sharding=mesh_lib.batch_sharded(mesh, 1),
+                                      teacher_apply=teacher.apply))
+  batches = jax.tree.map(lambda a: a[0], task.chunk([3], 0, 400))  # seed 3, steps 0..399
+  key = jax.random.key(3)
+  starts = jnp.asarray(teacher.schedule.starts)
+  chunked = state
+  for begin, end in [(0, 300), (300, 400)]:  # the schedule switches teacher at step 300
+    part = jax.tree.map(lambda a: a[begin:end], batches)
+    chunked, _ = chunk(chunked, teacher.stack, starts, part, key, begin)
+
+  @jax.jit
+  def one_step(state, batch, t_params):  # the teacher's logits and the step, for one batch
+    batch = {**batch, steps.TEACHER_LOGITS: teacher.apply({'params': t_params}, batch['inputs'])}
+    return step_fn(state, batch, None)[0]
+
+  looped = state
+  for s in range(400):
+    t_params = jax.tree.map(lambda a: a[teacher.schedule.position(s)], teacher.stack)
+    looped = one_step(looped, jax.tree.map(lambda a: a[s], batches), t_params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+               chunked.params, looped.params)
+
+
+def test_resume_after_a_crash_equals_uninterrupted(teacher_dir, tmp_path, monkeypatch):
+  c = student('progressive', teacher_dir)
+  c.student.trajectory_every_steps = 1000
+  whole = str(tmp_path / 'whole')
+  train_and_evaluate(c, whole)
+
+  crashed = str(tmp_path / 'crashed')
+  crash_then_resume(c, crashed, monkeypatch, crash_step=750)  # after the step-500 checkpoint
+
+  jax.tree.map(np.testing.assert_array_equal, final_params(whole, 1000),
+               final_params(crashed, 1000))
+  assert metrics_log.read(whole) == metrics_log.read(crashed)
+
+
+def _cli(workdir, *extra):
+  return [sys.executable, '-m', 'pdistill.main',
+          f'--config={os.path.join(REPO, "configs", "parity_mlp.py")}:teacher,smoke',
+          '--config.data.n=12', '--config.data.k=2', '--config.teacher.model.hidden=(64,)',
+          '--config.teacher.num_steps=40000', '--config.teacher.trajectory_every_steps=10000',
+          '--config.loop.chunk_steps=500', '--config.loop.eval_every_steps=500',
+          '--config.loop.checkpoint_every_steps=2000', f'--workdir={workdir}', *extra]
+
+
+def test_killed_run_resumes_to_the_same_params(tmp_path):
+  whole, killed = str(tmp_path / 'whole'), str(tmp_path / 'killed')
+  subprocess.run(_cli(whole), check=True, capture_output=True)
+
+  proc = subprocess.Popen(_cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  checkpoints = os.path.join(killed, 'checkpoints')
+  deadline = time.time() + 120
+  while time.time() < deadline and proc.poll() is None:
+    if os.path.isdir(checkpoints) and any(d.isdigit() and int(d) >= 4000
+                                          for d in os.listdir(checkpoints)):
+      break
+    time.sleep(0.05)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  rows = metrics_log.read(killed)
+  assert rows and rows[-1]['step'] < 40000, 'the run finished before it could be killed'
+
+  subprocess.run(_cli(killed), check=True, capture_output=True)
+  jax.tree.map(np.testing.assert_array_equal, final_params(whole, 40000),
+               final_params(killed, 40000))
+  assert metrics_log.read(whole) == metrics_log.read(killed)
+  assert trajectory.saved_steps(killed) == list(range(0, 40001, 10000))
+
+
+def test_one_device_equals_eight_devices(tmp_path):
+  assert len(jax.devices()) == 8
+  results = {}
+  for devices in (1, 8):
+    c = tiny('teacher', num_devices=devices)
+    c.teacher.update(batch_size=16, num_steps=500)
+    workdir = str(tmp_path / f'd{devices}')
+    train_and_evaluate(c, workdir)
+    results[devices] = (final_params(workdir, 500), metrics_log.read(workdir))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+               results[1][0], results[8][0])
+  for r1, r8 in zip(results[1][1], results[8][1]):
+    for k in r1:
+      np.testing.assert_allclose(r1[k], r8[k], rtol=1e-4, atol=1e-5)
+
+
+def test_rerunning_a_finished_run_changes_nothing(teacher_dir):
+  before = {p: os.path.getmtime(os.path.join(teacher_dir, p))
+            for p in ('config.json', 'metrics.jsonl')}
+  final = train_and_evaluate(tiny('teacher'), teacher_dir)
+  assert final['step'] == 3000
+  assert before == {p: os.path.getmtime(os.path.join(teacher_dir, p)) for p in before}
