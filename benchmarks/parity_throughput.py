@@ -3,8 +3,8 @@
 Measures, in one process and on the same data:
   * teacher steps at H=1,000 and H=50,000 (n=100, 2 labels, SGD),
   * distillation steps of a H=1,000 student from a H=50,000 teacher (one-shot, kl_alpha=0),
-each as training runs them (the task's jitted ``chunk`` draws a chunk's batches on device, then
-``steps.make_chunk_fn``'s fused chunk trains on them) and through a naive loop that calls a
+each through ``steps.make_chunk_fn`` as training runs it (the task's batches drawn on device
+inside the fused chunk) and through a naive loop that calls a
 jitted step once per Python iteration with the batch made on device (plus, for the
 distillation, the teacher forward inside that step).  Prints steps/s and the ratio.
 
@@ -40,7 +40,7 @@ def sgd():
 
 
 def setup(hidden: int, teacher_hidden: int | None):
-  task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6)), 1)
+  task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
   mesh = mesh_lib.make_mesh(1, jax.devices()[:1])
   model = MLP(hidden=(hidden,), num_labels=2)
   tx = optimizers.make_optimizer(sgd(), 10**9)
@@ -57,19 +57,20 @@ def setup(hidden: int, teacher_hidden: int | None):
 
 def time_fused(hidden, teacher_hidden, num_steps, chunk, repeats):
   task, state, step, teacher = setup(hidden, teacher_hidden)
-  fn = jax.jit(steps.make_chunk_fn(step, teacher_apply=teacher[0] if teacher else None,
+  fn = jax.jit(steps.make_chunk_fn(step, task.batches,
+                                   teacher_apply=teacher[0] if teacher else None,
                                    teacher_batch_rows=1024), donate_argnums=(0,))
   stack = teacher[1] if teacher else None
   starts = jnp.zeros((1,), jnp.int32)
   key = jax.random.key(0)
-  batches = lambda begin: jax.tree.map(lambda a: a[0], task.chunk([0], begin, chunk))
-  state, _ = fn(state, stack, starts, batches(0), key, 0)  # compile
+  inputs = lambda begin: jax.tree.map(lambda a: a[0], task.chunk_input([0], begin, chunk))
+  state, _ = fn(state, stack, starts, inputs(0), key, 0)  # compile
   jax.block_until_ready(state)
   rates = []
   for _ in range(repeats):
     t0 = time.perf_counter()
     for begin in range(0, num_steps, chunk):
-      state, m = fn(state, stack, starts, batches(begin), key, begin)
+      state, m = fn(state, stack, starts, inputs(begin), key, begin)
     jax.block_until_ready(state)
     rates.append(num_steps / (time.perf_counter() - t0))
   return float(np.median(rates))

@@ -52,7 +52,7 @@ def main():
   task = tasks.build(c.data, args.batch)
 
   t0 = time.perf_counter()
-  batches = jax.tree.map(lambda a: a[0], task.chunk([0], 0, args.steps))
+  batches = jax.tree.map(lambda a: a[0], task.chunk_input([0], 0, args.steps))
   sample_s = time.perf_counter() - t0
   tokens = int(np.sum(batches['inputs'] != task.pad_id))  # real tokens, BOS included
   batches = jax.device_put(batches)

@@ -2,8 +2,8 @@
 
 The paper's grid (5 learning rates x 3 seeds = 15 members), batch-1 SGD on sparse parity
 (n=100, k=6), each member with its own init, data stream and learning rate.  Both sides use
-pdistill's fused chunk (``steps.make_chunk_fn``) fed by the task's jitted ``chunk`` (the
-batches of a chunk, drawn on device), in one process:
+pdistill's fused chunk (``steps.make_chunk_fn``, batches drawn on device inside it), in one
+process:
 
   * grid:       ``steps.member_chunk`` over the 15 stacked states (what a sweep runs),
                 on one CPU device, and with its members spread over ``--cpu_devices`` host
@@ -64,7 +64,8 @@ def sgd(lr=1e-2):
 class Case:
 
   def __init__(self, hidden: int, teacher_hidden: int | None, num_steps: int):
-    self.task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, K)), 1)
+    data = ml_collections.ConfigDict(builders.parity_data(N, K, eval_seed=0))
+    self.task = tasks.build(data, 1)
     self.model = MLP(hidden=(hidden,), num_labels=2)
     self.teacher_apply, self.stack = None, None
     if teacher_hidden:
@@ -77,7 +78,7 @@ class Case:
   def chunk(self, tx, teacher_rows=1024):
     step = steps.make_train_step(self.model.apply, tx, distill=self.stack is not None,
                                  alpha=0.0)
-    return steps.make_chunk_fn(step, teacher_apply=self.teacher_apply,
+    return steps.make_chunk_fn(step, self.task.batches, teacher_apply=self.teacher_apply,
                                teacher_batch_rows=teacher_rows)
 
   def state(self, tx, seed):
@@ -98,14 +99,14 @@ def time_grid(case: Case, num_steps: int, chunk: int, repeats: int, devices: int
   spread = NamedSharding(Mesh(np.array(jax.devices()[:devices]), ('data',)), P('data'))
   state, keys = jax.device_put((state, keys), spread)
   seeds = [s for _, s in members]
-  batches = lambda begin: jax.device_put(case.task.chunk(seeds, begin, chunk), spread)
-  state, _ = fn(state, case.stack, case.starts, batches(0), keys, 0)  # compile
+  inputs = lambda begin: jax.device_put(case.task.chunk_input(seeds, begin, chunk), spread)
+  state, _ = fn(state, case.stack, case.starts, inputs(0), keys, 0)  # compile
   jax.block_until_ready(state)
   rates = []
   for _ in range(repeats):
     t0 = time.perf_counter()
     for begin in range(0, num_steps, chunk):
-      state, _ = fn(state, case.stack, case.starts, batches(begin), keys, begin)
+      state, _ = fn(state, case.stack, case.starts, inputs(begin), keys, begin)
     jax.block_until_ready(state)
     rates.append(len(members) * num_steps / (time.perf_counter() - t0))
   return float(np.median(rates))
@@ -117,9 +118,10 @@ def time_sequential(case: Case, num_steps: int, chunk: int, repeats: int) -> flo
   members = [(lr, s) for lr in RATES for s in SEEDS]
   states = {m: case.state(optimizers.make_optimizer(sgd(m[0]), case.num_steps), m[1])
             for m in members}
-  batches = lambda s, begin: jax.tree.map(lambda a: a[0], case.task.chunk([s], begin, chunk))
+  inputs = lambda s, begin: jax.tree.map(lambda a: a[0],
+                                        case.task.chunk_input([s], begin, chunk))
   for lr, s in members:  # compile every learning rate's chunk before timing
-    states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, batches(s, 0),
+    states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, inputs(s, 0),
                                jax.random.key(s), 0)
   jax.block_until_ready(states)
   rates = []
@@ -128,7 +130,7 @@ def time_sequential(case: Case, num_steps: int, chunk: int, repeats: int) -> flo
     for lr, s in members:
       key = jax.random.key(s)
       for begin in range(0, num_steps, chunk):
-        states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, batches(s, begin),
+        states[lr, s], _ = fns[lr](states[lr, s], case.stack, case.starts, inputs(s, begin),
                                    key, begin)
       jax.block_until_ready(states[lr, s])
     rates.append(len(members) * num_steps / (time.perf_counter() - t0))

@@ -1,1 +1,1 @@
-"""Experiment configs: one file per experiment, variants as options (installed as ``pdistill.configs``)."""
+"""Experiment configs, one file per experiment (installed with the wheel as pdistill.configs)."""

@@ -6,8 +6,9 @@ optionally ``weights`` (which positions count) and, when distilling, the teacher
 teacher features (``TEACHER_FEATURES``).
 
 A chunk runs many steps inside one jit call (``lax.scan``):
-``chunk(state, teacher_stack, starts, batches, rng, start_step) -> (state, mean metrics)``, with
-the batches of its steps stacked on a leading axis (``data.tasks.Task.chunk``).  When
+``chunk(state, teacher_stack, starts, chunk_input, rng, start_step) -> (state, mean metrics)``;
+the task's ``batches(chunk_input)`` gives the batches of its steps, stacked on a leading axis
+(``data.tasks``: drawn on device inside the chunk, or made on the host beforehand).  When
 distilling, the teacher checkpoint is picked from the stacked trajectory by the schedule
 position of the chunk's first step (inside jit) and its outputs for the whole chunk come from
 one batched forward pass before the scan: a batch-1 teacher forward inside the scan is
@@ -103,19 +104,21 @@ def _largest_divisor_at_most(n: int, bound: int) -> int:
   return max(d for d in range(1, min(n, max(bound, 1)) + 1) if n % d == 0)
 
 
-def make_chunk_fn(train_step: Callable, *, batch_sharding=None,
-                  teacher_apply: Callable | None = None, teacher_batch_rows: int = 4096,
-                  teacher_target: str = TEACHER_LOGITS):
-  """Builds ``chunk(state, teacher_stack, starts, batches, rng, start_step)``.
+def make_chunk_fn(train_step: Callable, batches_fn: Callable = lambda batches: batches, *,
+                  batch_sharding=None, teacher_apply: Callable | None = None,
+                  teacher_batch_rows: int = 4096, teacher_target: str = TEACHER_LOGITS):
+  """Builds ``chunk(state, teacher_stack, starts, chunk_input, rng, start_step)``.
 
-  ``batches`` hold one batch per step on a leading axis; its length is static, so the loop's
-  handful of distinct chunk lengths are compiled once each.  ``teacher_apply`` (distillation)
+  ``batches_fn(chunk_input)`` (a task's ``batches``; by default the input is the batches)
+  holds one batch per step on a leading axis; its length is static, so the loop's handful of
+  distinct chunk lengths are compiled once each.  ``teacher_apply`` (distillation)
   puts its outputs in the batches under ``teacher_target``.  ``batch_sharding`` spreads each
   step's batch over the data mesh; leave it None on one device, where the constraint alone
   makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).
   """
 
-  def chunk(state, teacher_stack, starts, batches, rng, start_step):
+  def chunk(state, teacher_stack, starts, chunk_input, rng, start_step):
+    batches = batches_fn(chunk_input)
     length = jax.tree.leaves(batches)[0].shape[0]
     steps = start_step + jnp.arange(length)
     if batch_sharding is not None:
@@ -156,13 +159,13 @@ def member_teacher_rows(teacher_batch_rows: int, members: int) -> int:
 
 
 def member_chunk(chunk: Callable) -> Callable:
-  """``chunk`` over members stacked on a leading axis of state, batches and rng (sweeps).
+  """``chunk`` over members stacked on a leading axis of state, chunk input and rng (sweeps).
 
   The teacher trajectory, schedule and step range are shared by every member.
   """
 
-  def chunks(state, teacher_stack, starts, batches, rng, start_step):
-    one = lambda s, b, r: chunk(s, teacher_stack, starts, b, r, start_step)
-    return jax.vmap(one)(state, batches, rng)
+  def chunks(state, teacher_stack, starts, chunk_input, rng, start_step):
+    one = lambda s, i, r: chunk(s, teacher_stack, starts, i, r, start_step)
+    return jax.vmap(one)(state, chunk_input, rng)
 
   return chunks

@@ -72,15 +72,17 @@ def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):
   tx = optimizers.make_optimizer(c.student.optim, c.student.num_steps)
   state = steps.create_state(model.init(jax.random.key(0), jnp.zeros((1, 12)))['params'], tx)
   step_fn = steps.make_train_step(model.apply, tx, distill=True, alpha=0.0, temperature=1.0)
-  chunk = jax.jit(steps.make_chunk_fn(step_fn, batch_sharding=mesh_lib.batch_sharded(mesh, 1),
+  chunk = jax.jit(steps.make_chunk_fn(step_fn, task.batches,
+                                      batch_sharding=mesh_lib.batch_sharded(mesh, 1),
                                       teacher_apply=teacher.apply))
-  batches = jax.tree.map(lambda a: a[0], task.chunk([3], 0, 400))  # seed 3, steps 0..399
   key = jax.random.key(3)
   starts = jnp.asarray(teacher.schedule.starts)
   chunked = state
   for begin, end in [(0, 300), (300, 400)]:  # the schedule switches teacher at step 300
-    part = jax.tree.map(lambda a: a[begin:end], batches)
-    chunked, _ = chunk(chunked, teacher.stack, starts, part, key, begin)
+    chunk_input = jax.tree.map(lambda a: a[0], task.chunk_input([3], begin, end - begin))
+    chunked, _ = chunk(chunked, teacher.stack, starts, chunk_input, key, begin)
+
+  batches = [task.batch(3, s) for s in range(400)]  # seed 3, steps 0..399
 
   @jax.jit
   def one_step(state, batch, t_params):  # the teacher's logits and the step, for one batch
@@ -90,7 +92,7 @@ def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):
   looped = state
   for s in range(400):
     t_params = jax.tree.map(lambda a: a[teacher.schedule.position(s)], teacher.stack)
-    looped = one_step(looped, jax.tree.map(lambda a: a[s], batches), t_params)
+    looped = one_step(looped, batches[s], t_params)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
                chunked.params, looped.params)
 

@@ -1,4 +1,4 @@
-"""The config vocabulary: what a config is made of and named by, importing nothing but ml_collections.
+"""The config vocabulary: what configs are made of and named by; it imports only ml_collections.
 
 Config files (``configs/*.py``) import only this package, so loading one never starts JAX.
 

@@ -1,16 +1,20 @@
 """Turns ``config.data`` into what the training loop needs: batches, eval set, output sizes.
 
-Batches are a pure function of (seed, step).  ``Task.chunk(seeds, start, length)`` gives the
-loop one kind of input for every task: the batches of ``length`` consecutive steps, stacked on
-a leading step axis (and a member axis first when several seeds are given).  Sparse parity
-draws them on device (``parity.train_batch``, jitted); PCFG and real text on the host with
-numpy (``streams.host_rng(seed, step)``).
+Batches are a pure function of (seed, step).  Every task gives the loop one kind of input:
+``Task.chunk_input(seeds, start, length)`` is a pytree of numpy arrays whose leaves lead with
+a member axis (one entry per seed), and ``Task.batches(input)``, traced inside the jitted
+chunk, turns one member's input into the batches of its ``length`` steps, stacked on a leading
+step axis.  Sparse parity's input is the seed and the step numbers: its batches are drawn on
+device inside the chunk (``parity.train_batch``), where XLA fuses them with the steps.  PCFG
+and real text make their batches on the host with numpy (``streams.host_rng(seed, step)``):
+the input is the batches themselves, made while the device runs the previous chunk.  Input
+leaves of shape [steps, batch, ...] (after the member axis) are split over the devices along
+the batch axis; smaller ones are replicated.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 from typing import Callable, Sequence
 
 import jax
@@ -33,15 +37,17 @@ class Task:
   pad_id: int | None
   init_inputs: np.ndarray  # one example batch for model.init
   eval_set: dict
-  chunk_fn: Callable  # (seeds array [M], start, length) -> batches [M, length, ...]
+  chunk_input_fn: Callable  # (seeds int32[M], start, length) -> numpy pytree, leaves [M, ...]
+  batches: Callable  # one member's chunk input -> batches [length, ...]; traceable
 
-  def chunk(self, seeds: Sequence[int], start: int, length: int) -> dict:
-    """The batches of steps start..start+length-1 for each seed, stacked [len(seeds), length, ...]."""
-    return self.chunk_fn(np.asarray(seeds, np.int32), start, length)
+  def chunk_input(self, seeds: Sequence[int], start: int, length: int) -> dict:
+    """What the chunk of steps start..start+length-1 needs, for each of ``seeds``."""
+    return self.chunk_input_fn(np.asarray(seeds, np.int32), start, length)
 
   def batch(self, seed: int, step: int) -> dict:
     """The training batch of ``step`` of the run with ``seed``."""
-    return jax.tree.map(lambda a: a[0, 0], self.chunk([seed], step, 1))
+    one = jax.tree.map(lambda a: a[0], self.chunk_input([seed], step, 1))
+    return jax.tree.map(lambda a: np.asarray(a[0]), self.batches(one))
 
 
 def build(data, batch_size: int) -> Task:
@@ -63,33 +69,33 @@ def _parity(data, batch_size: int) -> Task:
       batch = {**batch, 'inputs': ((1 - batch['inputs']) // 2).astype(jnp.int32)}
     return batch
 
-  @functools.partial(jax.jit, static_argnums=2)
-  def chunk_fn(seeds, start, length: int):
-    steps = start + jnp.arange(length)
+  def chunk_input_fn(seeds, start, length: int):
+    steps = np.arange(start, start + length, dtype=np.int32)
+    return {'seed': seeds, 'step': np.broadcast_to(steps, (len(seeds), length)).copy()}
 
-    def member(seed):
-      key = streams.run_key(seed, streams.DATA)
-      return jax.vmap(lambda s: encode(parity.train_batch(task, key, s, batch_size)))(steps)
-
-    return jax.vmap(member)(seeds)
+  def batches(one):
+    key = streams.run_key(one['seed'], streams.DATA)
+    return jax.vmap(lambda s: encode(parity.train_batch(task, key, s, batch_size)))(one['step'])
 
   eval_set = jax.tree.map(np.asarray,
                           encode(parity.eval_set(task, data.eval_seed, data.eval_size)))
   return Task(name='sparse_parity', num_outputs=data.num_labels,
               vocab_size=2 if as_tokens else None, readout='last', pad_id=None,
-              init_inputs=eval_set['inputs'][:1], eval_set=eval_set, chunk_fn=chunk_fn)
+              init_inputs=eval_set['inputs'][:1], eval_set=eval_set,
+              chunk_input_fn=chunk_input_fn, batches=batches)
 
 
-def _host_chunks(make: Callable[[np.random.Generator], dict]) -> Callable:
-  """``chunk_fn`` of a host task whose step batch is ``make(host_rng(seed, step))``."""
+def _host_batches(make: Callable[[np.random.Generator], dict]) -> dict:
+  """The chunk input of a host task, whose batch of a step is ``make(host_rng(seed, step))``:
+  the batches themselves."""
 
-  def chunk_fn(seeds, start, length: int):
+  def chunk_input_fn(seeds, start, length: int):
     members = [[make(streams.host_rng(int(seed), s)) for s in range(start, start + length)]
                for seed in seeds]
     return jax.tree.map(lambda *xs: np.stack(xs).reshape((len(seeds), length) + xs[0].shape),
                         *[b for m in members for b in m])
 
-  return chunk_fn
+  return dict(chunk_input_fn=chunk_input_fn, batches=lambda batches: batches)
 
 
 def _pcfg(data, batch_size: int) -> Task:
@@ -113,7 +119,7 @@ def _pcfg(data, batch_size: int) -> Task:
   vocab = 8
   return Task(name=data.task, num_outputs=vocab, vocab_size=vocab, readout='all',
               pad_id=grammar.pad_id, init_inputs=eval_set['inputs'][:1], eval_set=eval_set,
-              chunk_fn=_host_chunks(lambda rng: make(rng, batch_size)))
+              **_host_batches(lambda rng: make(rng, batch_size)))
 
 
 def _text_mlm(data, batch_size: int) -> Task:
@@ -128,4 +134,4 @@ def _text_mlm(data, batch_size: int) -> Task:
   eval_set = make(streams.eval_rng(data.eval_seed), data.eval_size, eval_split=True)
   return Task(name='text_mlm', num_outputs=text.VOCAB, vocab_size=text.VOCAB,
               readout='all', pad_id=text.PAD, init_inputs=eval_set['inputs'][:1],
-              eval_set=eval_set, chunk_fn=_host_chunks(lambda rng: make(rng, batch_size)))
+              eval_set=eval_set, **_host_batches(lambda rng: make(rng, batch_size)))

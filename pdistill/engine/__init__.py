@@ -7,7 +7,7 @@ by the vmapped chunk, each still with its own metrics (and trajectory) directory
 * ``setup``: everything decided before the workdir is touched (task, mesh, teacher, model,
   curriculum, optimizer, shardings);
 * ``state``: the initial train state of every member, or the one restored from a checkpoint;
-* ``chunks``: the compiled chunk of each curriculum stage and the batches it is fed;
+* ``chunks``: the compiled chunk of each curriculum stage and the input it is fed;
 * ``recorder``: evals, metrics, trajectory points, checkpoints and the progress line;
 * ``loop``: the thin loop that joins them (``run_members``, ``train_run``).
 """

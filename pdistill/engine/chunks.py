@@ -1,4 +1,4 @@
-"""The compiled chunks of a run (one per curriculum stage, else one) and the batches they eat."""
+"""The compiled chunks of a run (one per curriculum stage, else one) and the input they take."""
 
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ class Chunks:
       step_fn = steps.make_train_step(setup.model.apply, tx, distill=teacher is not None, **kw)
       teacher_apply = teacher.apply if teacher else None
       target = steps.TEACHER_LOGITS
-    chunk = steps.make_chunk_fn(step_fn, batch_sharding=setup.batch_sharding,
+    chunk = steps.make_chunk_fn(step_fn, setup.task.batches,
+                                batch_sharding=setup.batch_sharding,
                                 teacher_apply=teacher_apply,
                                 teacher_batch_rows=self._teacher_rows, teacher_target=target)
     if setup.stacked:
@@ -45,11 +46,20 @@ class Chunks:
     return self._compiled[stage]
 
 
-def batches(setup: Setup, members: list[Member], begin: int, end: int):
-  """The batches of steps begin..end-1, placed for the chunk: [steps, ...] for a plain run,
-  [members, steps, ...] for a sweep."""
-  stacked = setup.task.chunk([m.seed for m in members], begin, end - begin)
+def chunk_input(setup: Setup, members: list[Member], begin: int, end: int):
+  """The task's input for the chunk of steps begin..end-1, placed on the mesh.
+
+  A sweep's members are spread over the devices; a plain run's leaves of shape
+  [steps, batch, ...] are split along the batch axis (when the batch is split at all), smaller
+  ones replicated.
+  """
+  stacked = setup.task.chunk_input([m.seed for m in members], begin, end - begin)
   if setup.stacked:
     return mesh_lib.put(stacked, setup.state_sharding)
-  return mesh_lib.put(jax.tree.map(lambda a: a[0], stacked),
-                      setup.batch_sharding or setup.replicated)
+  split = setup.batch_sharding
+
+  def place(a):
+    a = a[0]
+    return mesh_lib.put(a, split if split is not None and a.ndim >= 2 else setup.replicated)
+
+  return jax.tree.map(place, stacked)

@@ -61,13 +61,13 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
 
     def inputs(begin: int):
       end = next_stop(begin, num_steps, every, switches)
-      return end, chunks_lib.batches(setup, members, begin, end)
+      return end, chunks_lib.chunk_input(setup, members, begin, end)
 
     step = start
     upcoming = inputs(step) if step < num_steps else None
     while step < num_steps:
-      end, batches = upcoming
-      state, chunk_metrics = chunks.for_step(step)(state, teacher_stack, starts, batches,
+      end, chunk_input = upcoming
+      state, chunk_metrics = chunks.for_step(step)(state, teacher_stack, starts, chunk_input,
                                                    step_keys, step)
       # Made while the device runs the chunk just dispatched (jax dispatch is asynchronous).
       upcoming = inputs(end) if end < num_steps else None

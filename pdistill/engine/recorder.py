@@ -1,4 +1,4 @@
-"""Everything a run writes while it trains: evals, metrics, trajectory points, checkpoints, progress.
+"""What a run writes while it trains: evals, metrics, trajectory points, checkpoints, progress.
 
 Checkpoints and trajectory points are also eval points, so a resumed run's running train
 averages start from the same place as an uninterrupted run's.  Only the writer process (process

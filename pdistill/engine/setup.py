@@ -1,4 +1,4 @@
-"""What a run needs before anything is written: task, mesh, teacher, model, curriculum, optimizer."""
+"""What a run needs before anything is written: task, mesh, teacher, model, curriculum, optim."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import jax
 import optax
 
 from pdistill import config as config_lib
-from pdistill import curriculum, models, optimizers, teacher
+from pdistill import curriculum, models, optimizers
+from pdistill import teacher as teacher_lib
 from pdistill.data import tasks
 from pdistill.parallel import mesh as mesh_lib
 
@@ -27,7 +28,7 @@ class Setup:
 
   task: tasks.Task
   mesh: jax.sharding.Mesh
-  teacher: teacher.Teacher | None
+  teacher: teacher_lib.Teacher | None
   model: object
   stages: curriculum.Stages | None
   stacked: bool  # several members on a leading axis
@@ -46,13 +47,13 @@ class Setup:
     task = tasks.build(config.data, run.batch_size)
     devices = jax.devices()[:config.loop.num_devices] if config.loop.num_devices else None
     mesh = mesh_lib.make_mesh(run.batch_size if members == 1 else members, devices)
-    loaded = None
+    teacher = None
     if config.method in config_lib.DISTILL_METHODS:
-      loaded = teacher.load_teacher(config, task, mesh_lib.replicated(mesh))
+      teacher = teacher_lib.load_teacher(config, task, mesh_lib.replicated(mesh))
     model = models.build(run.model, task)
     stages = None
     if config.method == 'curriculum':
-      stages = curriculum.Stages.create(run, loaded.model_config, model)
+      stages = curriculum.Stages.create(run, teacher.model_config, model)
       model = stages.model
     stacked = members > 1
     if stacked:
@@ -62,7 +63,7 @@ class Setup:
       tx = optimizers.make_optimizer(run.optim, run.num_steps)
       state_sharding = mesh_lib.replicated(mesh)
       batch_sharding = mesh_lib.batch_sharded(mesh, 1) if mesh.size > 1 else None
-    return cls(task, mesh, loaded, model, stages, stacked, tx, state_sharding, batch_sharding)
+    return cls(task, mesh, teacher, model, stages, stacked, tx, state_sharding, batch_sharding)
 
   def switches(self) -> list[int]:
     """Steps where the chunk's inputs change (teacher, curriculum stage): no chunk straddles one."""
