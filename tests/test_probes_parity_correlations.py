@@ -5,6 +5,8 @@ import itertools
 import numpy as np
 
 from pdistill.probes import parity_correlations as pc
+from pdistill.train import train_and_evaluate
+from tiny_configs import load_config_module
 
 
 def all_points(n):
@@ -38,3 +40,18 @@ def test_monomial_sets():
   assert len(off) == 20 == len(set(off)) and all(not set(s) <= {0, 1, 2} for s in off)
   assert pc.summarize(np.arange(27.0), labels)['in:1'] == 1.0
   assert pc.monomials((0, 1), n=2, num_off_support=5)[0] == [(0,), (1,), (0, 1)]
+
+
+def test_trajectory_of_a_transformer_teacher_shows_the_learned_parity(tmp_path):
+  """The probe feeds a transformer its inputs as tokens and reads the last position."""
+  c = load_config_module('parity_transformer').get_config('teacher,smoke')  # n=10, k=2
+  c.teacher.update(num_steps=500, trajectory_every_steps=250)
+  c.loop.update(eval_every_steps=250, log_every_secs=1e9, num_devices=1)
+  train_and_evaluate(c, str(tmp_path))
+  rows = pc.trajectory_correlations(str(tmp_path), num_off_support=20, examples=4096)
+  assert [r[0] for r in rows] == [0, 250, 500]
+  step, accuracy, final = rows[-1]
+  assert accuracy > 0.99
+  # A perfect model has P(class 1) = (1 - chi_T) / 2: |E[chi_T f]| = 1/2, nothing else.
+  assert final['in:2'] > 0.45 and final['in:1'] < 0.05 and final['off'] < 0.05
+  assert rows[0][2]['in:2'] < 0.1

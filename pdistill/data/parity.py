@@ -56,6 +56,11 @@ def make_task(n: int, k: int, num_labels: int = 2, support: str = 'first',
   return ParityTask(n=n, supports=supports, num_labels=num_labels)
 
 
+def to_tokens(x):
+  """Inputs in {-1, +1} as transformer tokens, the reference's conversion: +1 -> 0, -1 -> 1."""
+  return ((1 - x) // 2).astype(jnp.int32)
+
+
 def node_parities(task: ParityTask, x: jax.Array) -> jax.Array:
   """[..., num_nodes] parities chi_S(x) of every node's support."""
   return jnp.stack([jnp.prod(x[..., list(s)], axis=-1) for s in task.supports], axis=-1)

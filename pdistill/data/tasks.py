@@ -18,7 +18,6 @@ import dataclasses
 from typing import Callable, Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from pdistill.data import mlm_masking, parity, pcfg, streams, text
@@ -65,8 +64,8 @@ def _parity(data, batch_size: int) -> Task:
   as_tokens = data.get('as_tokens', False)
 
   def encode(batch):
-    if as_tokens:  # the reference's conversion for transformers: +1 -> 0, -1 -> 1
-      batch = {**batch, 'inputs': ((1 - batch['inputs']) // 2).astype(jnp.int32)}
+    if as_tokens:
+      batch = {**batch, 'inputs': parity.to_tokens(batch['inputs'])}
     return batch
 
   def chunk_input_fn(seeds, start, length: int):

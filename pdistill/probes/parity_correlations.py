@@ -1,5 +1,8 @@
 """Monomial correlations of a parity model: |E[chi_S(x) f(x)]| with f = P(class 1 | x).
 
+Works on MLP runs (inputs in {-1,+1}^n) and transformer runs (the same points as tokens,
+``data.as_tokens``; the class is read at the last position, as in training).
+
 For the k-sparse parity on support T, the target's only non-zero Fourier coefficient is chi_T.
 During the teacher's phase transition the correlations with the low-degree monomials inside T
 rise briefly (the "spike"), while monomials that touch coordinates outside T stay at the
@@ -83,17 +86,18 @@ def summarize(values: np.ndarray, labels) -> dict[str, float]:
 def trajectory_correlations(workdir: str, num_off_support: int = 100, examples: int = EXAMPLES):
   """[(step, eval_accuracy, {group: mean |corr|})] over a parity teacher's saved trajectory."""
   model, task, data = saved_run.frozen_model(workdir, ('sparse_parity',))
-  if data.num_labels != 2 or data.get('as_tokens', False):
-    raise ValueError('the correlation probe needs 2 labels and +-1 inputs (an MLP run)')
+  if data.num_labels != 2:
+    raise ValueError('the correlation probe needs a 2-label parity run')
   support = parity.make_task(data.n, data.k, 2, data.support, data.support_seed).supports[0]
   sets, labels = monomials(support, data.n, num_off_support)
   x = probe_examples(data.n, size=examples)
+  inputs = np.asarray(parity.to_tokens(x)) if data.get('as_tokens', False) else x
   abstract = saved_run.abstract_params(model, task)
   apply = jax.jit(model.apply)  # one compilation for every checkpoint
   rows = []
   for entry in trajectory.read_metrics(workdir):
     params = trajectory.load_params(workdir, entry['step'], abstract)
-    f = class1_probability(apply, params, x)
+    f = class1_probability(apply, params, inputs)
     rows.append((entry['step'], entry.get('eval_accuracy'),
                  summarize(correlations(x, f, sets), labels)))
   return rows
@@ -122,7 +126,8 @@ def plot_spike(rows, out: str) -> str:
 
 def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--workdir', required=True, help='a sparse-parity MLP run with a trajectory')
+  parser.add_argument('--workdir', required=True,
+                      help='a sparse-parity run (MLP or transformer) with a trajectory')
   parser.add_argument('--out', required=True, help='PNG to write')
   parser.add_argument('--off_support', type=int, default=100)
   parser.add_argument('--examples', type=int, default=EXAMPLES)
