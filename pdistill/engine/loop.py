@@ -75,8 +75,7 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
       step = end
       recorder.at(step, state)
   finally:
+    checkpoints.close()
     if recorder is not None:
       recorder.close()
-    else:
-      checkpoints.close()
   return recorder.last

@@ -106,7 +106,6 @@ class Recorder:
     return {'best eval_accuracy': max(accuracies)} if accuracies else {}
 
   def close(self) -> None:
-    self._checkpoints.close()
     for t in self._trajectories:
       t.close()
     for m in self._logs:
