@@ -77,8 +77,8 @@ def resolve_config_flag(argv: list[str]) -> list[str]:
   out = []
   for a in argv:
     if a.startswith('--config='):
-      path, sep, arg = a[len('--config='):].partition(':')
-      a = '--config=' + files.resolve(path) + sep + arg
+      path, arg = files.split_spec(a[len('--config='):])
+      a = '--config=' + path + (':' + arg if arg else '')
     out.append(a)
   return out
 
