@@ -60,3 +60,20 @@ def test_comparison_plot_and_table(tmp_path):
   assert '| progressive | 1 | 1.000 ± 0.000 | 1.000 ± 0.000 |' in table
   assert plot.main(['--out', str(tmp_path / 'cli.png'), f'ce={runs["ce"][0]},{runs["ce"][1]}']) == 0
   assert os.path.exists(tmp_path / 'cli.png')
+
+
+def test_first_reach_table_per_seed_median_and_teacher(tmp_path):
+  # fake_run evaluates at steps 0, 100, 200, ...
+  runs = {'ce': [fake_run(tmp_path / 'ce0' / 'seed_0', [0.5, 0.5, 0.995]),
+                 fake_run(tmp_path / 'ce1' / 'seed_1', [0.5, 0.5, 0.9]),
+                 fake_run(tmp_path / 'ce2' / 'seed_2', [0.5, 1.0, 1.0])],
+          'progressive': [fake_run(tmp_path / 'p0' / 'seed_0', [0.99, 1.0, 1.0]),
+                          fake_run(tmp_path / 'p1' / 'seed_1', [0.5, 0.99, 1.0]),
+                          fake_run(tmp_path / 'p2' / 'seed_2', [0.5, 0.98, 1.0])]}
+  teacher = fake_run(tmp_path / 'teacher', [0.5, 0.5, 0.5, 1.0])
+  assert plot.first_reach(runs['ce'][1], 0.99) is None
+  table = plot.first_reach_table(runs, 0.99, teacher_workdir=teacher).splitlines()
+  assert table[0] == '| method | seed_0 | seed_1 | seed_2 | median | teacher |'
+  # A seed that never reaches it sorts last, so ce's median is its slower learner.
+  assert table[2] == '| ce | 200 | — | 100 | 200 | 300 |'
+  assert table[3] == '| progressive | 0 | 100 | 200 | 100 | 300 |'

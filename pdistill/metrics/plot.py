@@ -43,34 +43,49 @@ def _intermediate_teacher_steps(workdir: str) -> list[int]:
 def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str | None = None,
                     metric: str = 'eval_accuracy', title: str = 'students',
                     xlabel: str = 'student step') -> str:
-  panels = 2 if teacher_workdir else 1
-  fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 4), squeeze=False)
-  axes = axes[0]
+  """The teacher's curve, then one panel per method: no curve can hide another.
+
+  A method's panel has its mean over seeds (thick) and each seed (thin); with a teacher, its
+  own curve is drawn faintly in every panel (on the same step axis, the yardstick of "learns
+  as fast as the teacher") and the intermediate checkpoints the students used are dashed.
+  """
+  panels = len(runs) + (1 if teacher_workdir else 0)
+  cols = min(panels, 3)
+  rows = -(-panels // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False,
+                           sharey=True)
+  axes = list(axes.ravel())
+  for extra in axes[panels:]:
+    extra.set_visible(False)
+  teacher = _curve(teacher_workdir, metric) if teacher_workdir else None
   if teacher_workdir:
-    ax = axes[0]
-    steps, values = _curve(teacher_workdir, metric)
-    ax.plot(steps, values, color='black')
+    ax = axes.pop(0)
+    ax.plot(*teacher, color='black')
     used = sorted({c for ws in runs.values() for w in ws for c in _intermediate_teacher_steps(w)})
     for c in used:
       ax.axvline(c, color='tab:red', ls='--', lw=1)
-    ax.set(title='teacher' + (' (dashed: intermediate checkpoints used)' if used else ''),
+    ax.set(title='teacher' + (' (dashed: checkpoints used)' if used else ''),
            xlabel='teacher step', ylabel=metric)
-  ax = axes[-1]
+  right = max(max(_curve(w, metric)[0].max() for w in ws) for ws in runs.values())
   for i, (label, workdirs) in enumerate(runs.items()):
-    color = f'C{i}'
+    ax, color = axes[i], f'C{i}'
+    if teacher is not None:
+      keep = teacher[0] <= right
+      ax.plot(teacher[0][keep], teacher[1][keep], color='black', lw=1, alpha=0.3,
+              label='teacher')
     steps, mean, _ = mean_std_curve(workdirs, metric)
-    ax.plot(steps, mean, color=color, lw=2,
-            label=f'{label} (mean of {len(workdirs)})' if len(workdirs) > 1 else label)
     if len(workdirs) > 1:  # each seed thin: the spread of parity runs is bimodal, not Gaussian
       for w in workdirs:
-        ax.plot(*_curve(w, metric), color=color, lw=0.7, alpha=0.35)
-  ax.set(title=title, xlabel=xlabel, ylabel=metric)
-  ax.legend(loc='lower right')
-  for a in axes:
+        ax.plot(*_curve(w, metric), color=color, lw=0.8, alpha=0.45)
+    ax.plot(steps, mean, color=color, lw=2,
+            label=f'mean of {len(workdirs)}' if len(workdirs) > 1 else label)
+    ax.set(title=f'{title}: {label}' if title else label, xlabel=xlabel)
+    ax.legend(loc='lower right', fontsize='small')
+  for a in fig.axes:
     a.grid(alpha=0.3)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  fig.savefig(out, dpi=120)
+  fig.savefig(out, dpi=110)
   plt.close(fig)
   return out
 
@@ -92,6 +107,42 @@ def accuracy_table(runs: dict[str, list[str]], steps: list[int],
       i = np.searchsorted(common, s, side='right') - 1
       cells.append(f'{mean[i]:.3f} ± {std[i]:.3f}' if i >= 0 else '')
     lines.append(f'| {label} | {len(workdirs)} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines)
+
+
+def first_reach(workdir: str, threshold: float, metric: str = 'eval_accuracy') -> int | None:
+  """The first evaluated step at which ``metric`` >= ``threshold`` (None: never)."""
+  steps, values = _curve(workdir, metric)
+  hits = np.flatnonzero(values >= threshold)
+  return int(steps[hits[0]]) if hits.size else None
+
+
+def first_reach_table(runs: dict[str, list[str]], threshold: float = 0.99,
+                      teacher_workdir: str | None = None, metric: str = 'eval_accuracy') -> str:
+  """Markdown table: per seed, the first step at which ``metric`` reaches ``threshold``.
+
+  A seed that never does shows "—"; the teacher's own step (its own run's steps) is the last
+  column, the yardstick the paper's claim is stated against.
+  """
+  width = max(len(ws) for ws in runs.values())
+  teacher = (first_reach(teacher_workdir, threshold, metric) if teacher_workdir else None)
+  fmt = lambda s: '—' if s is None else f'{s:,}'  # noqa: E731
+  names = {tuple(os.path.basename(os.path.normpath(w)) for w in ws) for ws in runs.values()}
+  columns = (list(names.pop()) if len(names) == 1  # e.g. seed_0, seed_1, ... in a pipeline
+             else [f'run {i + 1}' for i in range(width)])
+  header = ['method'] + columns + ['median']
+  if teacher_workdir:
+    header.append('teacher')
+  lines = ['| ' + ' | '.join(header) + ' |', '|---' * len(header) + '|']
+  for label, workdirs in runs.items():
+    reached = [first_reach(w, threshold, metric) for w in workdirs]
+    # A seed that never reaches it counts as later than any that did.
+    order = sorted(reached, key=lambda s: (s is None, s or 0))
+    cells = [label] + [fmt(s) for s in reached] + [''] * (width - len(reached))
+    cells.append(fmt(order[(len(order) - 1) // 2]))
+    if teacher_workdir:
+      cells.append(fmt(teacher))
+    lines.append('| ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
 
