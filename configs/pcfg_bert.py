@@ -29,7 +29,8 @@ METHODS = cb.METHODS
 def get_config(arg: str | None = None):
   options = cb.parse_options(arg, SIZES)
   size = options.size
-  c = cb.pcfg_experiment(options, dict(task='pcfg_mlm', mask_rate=0.3), 'bert')
+  c = cb.pcfg_experiment(options, dict(task='pcfg_mlm', mask_rate=0.3, masked_keys='visible'),
+                         'bert')
   if size == 'repro':
     c.teacher.model.update(width=64, depth=2, num_heads=2)
     c.teacher.update(batch_size=16, num_steps=1_500, trajectory_every_steps=100)

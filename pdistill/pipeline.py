@@ -2,9 +2,11 @@
 
 Layout: ``WORKDIR/teacher`` (trained with ``config.seed``), ``WORKDIR/<method>/seed_<s>`` for
 each entry of ``config.pipeline_methods`` (``progressive:KIND`` runs progressive with schedule
-kind KIND, in ``progressive_KIND/``) and each student seed in ``config.pipeline_student_seeds``, and ``WORKDIR/comparison.png`` plus
-``WORKDIR/comparison.md`` (mean +- std over seeds).  Each run resumes on its own, so rerunning
-the pipeline skips what is finished.
+kind KIND, in ``progressive_KIND/``; ``progressive:CxT`` the (2, T) schedule from checkpoint C,
+in ``progressive_C_T/``: ``config.pipeline_entry``) and each student seed in
+``config.pipeline_student_seeds``, and ``WORKDIR/comparison.png`` plus ``WORKDIR/comparison.md``
+(mean +- std over seeds at fixed budgets, and each seed's first step at 99% beside the
+teacher's).  Each run resumes on its own, so rerunning the pipeline skips what is finished.
 """
 
 from __future__ import annotations
@@ -12,11 +14,14 @@ from __future__ import annotations
 import logging
 import os
 
+from pdistill import config as config_lib
 from pdistill.engine import train_run
 from pdistill.metrics import plot
 from pdistill.parallel import mesh
 
 log = logging.getLogger('pdistill')
+
+REACH = 0.99  # "learned" in the comparison's steps-to-accuracy table
 
 
 def run(config, workdir: str) -> dict:
@@ -27,14 +32,12 @@ def run(config, workdir: str) -> dict:
   results = {'teacher': train_run(teacher, teacher_dir)}
   runs = {}
   for entry in config.pipeline_methods:
-    method, _, kind = entry.partition(':')  # e.g. progressive:auto
-    label = f'{method}_{kind}' if kind else method
+    method, label, schedule = config_lib.pipeline_entry(entry)  # e.g. progressive:auto
     for seed in config.pipeline_student_seeds:
       sub = config.copy_and_resolve_references()
       sub.method, sub.seed = method, seed
       sub.student.teacher_workdir = teacher_dir
-      if kind:
-        sub.student.schedule.kind = kind
+      sub.student.schedule.update(schedule)
       name = os.path.join(label, f'seed_{seed}')
       log.info('pipeline: %s', name)
       results[name] = train_run(sub, os.path.join(workdir, name))
@@ -43,7 +46,9 @@ def run(config, workdir: str) -> dict:
     return results
   out = plot.plot_comparison(runs, os.path.join(workdir, 'comparison.png'),
                              teacher_workdir=teacher_dir)
-  table = plot.accuracy_table(runs, plot.budgets(config.student.num_steps))
+  table = (plot.accuracy_table(runs, plot.budgets(config.student.num_steps))
+           + f'\n\nFirst step at which eval accuracy reaches {REACH:.0%} (— = not within the run):'
+           + '\n\n' + plot.first_reach_table(runs, REACH, teacher_workdir=teacher_dir))
   with open(os.path.join(workdir, 'comparison.md'), 'w') as f:
     f.write(table + '\n')
   log.info('pipeline: wrote %s and comparison.md\n%s', out, table)

@@ -10,8 +10,9 @@ ml_collections itself (``--config.x=y`` only sets existing fields, with their ty
 from __future__ import annotations
 
 from pdistill import models, optimizers, phase_transition, schedules
-from pdistill.config import DISTILL_METHODS, METHODS, STUDENT_METHODS, ConfigError
-from pdistill.data import pcfg, tasks, text
+from pdistill.config import (DISTILL_METHODS, METHODS, STUDENT_METHODS, ConfigError,
+                             pipeline_entry)
+from pdistill.data import mlm_masking, pcfg, tasks, text
 
 
 def _require(ok: bool, field: str, message: str) -> None:
@@ -43,13 +44,15 @@ def validate(config) -> None:
   _choice(config, 'method', METHODS)
   if config.method == 'pipeline':
     for entry in config.pipeline_methods:
-      method, _, kind = entry.partition(':')
-      _require(method in STUDENT_METHODS and (not kind or method == 'progressive'),
+      method, _, option = entry.partition(':')
+      _require(method in STUDENT_METHODS and (not option or method == 'progressive'),
                'pipeline_methods', f'{entry!r} is not one of {STUDENT_METHODS} (progressive '
-               f'may name a schedule kind, e.g. progressive:auto)')
-      _require(not kind or kind in schedules.SCHEDULE_KINDS, 'pipeline_methods',
+               'may name a schedule kind, e.g. progressive:auto, or a (2, T) schedule, '
+               'progressive:CxT)')
+      kind = pipeline_entry(entry)[2].get('kind')
+      _require(not option or kind in schedules.SCHEDULE_KINDS, 'pipeline_methods',
                f'{entry!r}: schedule kind {kind!r} is not one of '
-               f'{schedules.SCHEDULE_KINDS}')
+               f'{schedules.SCHEDULE_KINDS} (or CxT: checkpoint C for T steps)')
   _validate_data(config)
   _validate_sweep(config)
   runs = {'pipeline': ('teacher', 'student'), 'teacher': ('teacher',)}.get(config.method,
@@ -64,11 +67,10 @@ def validate(config) -> None:
     if 'curriculum' in methods:
       _validate_curriculum(config)
     for entry in methods:
-      method, _, kind = entry.partition(':')
+      method, _, schedule = pipeline_entry(entry)
       if method == 'progressive':
         checked = config.copy_and_resolve_references()
-        if kind:
-          checked.student.schedule.kind = kind
+        checked.student.schedule.update(schedule)
         _validate_schedule(checked)
   if config.method in DISTILL_METHODS:
     _require(bool(config.student.teacher_workdir), 'student.teacher_workdir',
@@ -84,6 +86,8 @@ def _validate_data(config) -> None:
   _choice(config, 'data.task', tasks.TASKS)
   _positive(config, 'data.eval_size')
   data = config.data
+  if data.task in ('pcfg_mlm', 'text_mlm') and 'masked_keys' in data:
+    _choice(config, 'data.masked_keys', mlm_masking.MASKED_KEYS)
   if data.task == 'sparse_parity':
     for field in ('n', 'k', 'num_labels'):
       _positive(config, f'data.{field}')
@@ -114,8 +118,10 @@ def _validate_data(config) -> None:
       _require(0 < data.mask_rate < 1, 'data.mask_rate',
                f'must be in (0, 1), got {data.mask_rate!r}')
     else:
-      _require(data.boundary_depth in range(pcfg.DEPTHS), 'data.boundary_depth',
-               f'must be 0..{pcfg.DEPTHS - 1} (6 = every token), got {data.boundary_depth!r}')
+      depths = pcfg.load(data.grammar).depths
+      _require(data.boundary_depth in range(depths), 'data.boundary_depth',
+               f'must be 0..{depths - 1} for {data.grammar} ({depths - 1} = every token), '
+               f'got {data.boundary_depth!r}')
 
 
 def _sequence_length(data) -> int | None:

@@ -44,6 +44,15 @@ def test_a_file_in_the_working_directory_wins_over_the_shipped_one(tmp_path, mon
   assert files.load_config('configs/parity_mlp.py').method == 'mine'
 
 
+def test_pipeline_entries_name_their_method_folder_and_schedule():
+  assert config_lib.pipeline_entry('ce') == ('ce', 'ce', {})
+  assert config_lib.pipeline_entry('progressive:auto') == (
+      'progressive', 'progressive_auto', {'kind': 'auto'})
+  assert config_lib.pipeline_entry('progressive:400x200') == (
+      'progressive', 'progressive_400_200',
+      {'kind': 'manual', 'checkpoints': (400, -1), 'steps_per_checkpoint': (200,)})
+
+
 def test_run_section_and_run_dict():
   c = files.load_config('configs/parity_mlp.py:ce,smoke')
   assert config_lib.section_name('teacher') == 'teacher'

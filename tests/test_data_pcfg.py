@@ -7,7 +7,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from pdistill.data import mlm_masking, pcfg, tasks
+from pdistill.data import build_grammar, mlm_masking, pcfg, tasks
 
 SHARED = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__)))), 'shared', 'pcfg')
@@ -18,11 +18,46 @@ def cfg3b_sample():
   return pcfg.sample(pcfg.load('cfg3b'), np.random.default_rng(0), 2000)
 
 
-def test_cfg3b_mean_length_within_three_standard_errors(cfg3b_sample):
-  stats = pcfg.load('cfg3b').length_stats
-  se = stats['std'] / np.sqrt(len(cfg3b_sample.lengths))
-  assert abs(cfg3b_sample.lengths.mean() - stats['mean']) < 3 * se
-  assert stats['min'] <= cfg3b_sample.lengths.min() and cfg3b_sample.lengths.max() <= stats['max']
+@pytest.fixture(scope='module')
+def pdcfg5_sample():
+  return pcfg.sample(pcfg.load('pdcfg5'), np.random.default_rng(0), 2000)
+
+
+@pytest.mark.parametrize('name', ['cfg3b', 'pdcfg5'])
+def test_mean_length_within_three_standard_errors(name, request):
+  sample = request.getfixturevalue(f'{name}_sample')
+  stats = pcfg.load(name).length_stats
+  se = stats['std'] / np.sqrt(len(sample.lengths))
+  assert abs(sample.lengths.mean() - stats['mean']) < 3 * se
+  assert stats['min'] <= sample.lengths.min() and sample.lengths.max() <= stats['max']
+
+
+@pytest.mark.parametrize('name', pcfg.GRAMMARS)
+def test_stored_length_stats_are_the_exact_dynamic_programme(name):
+  with open(os.path.join(pcfg.GRAMMAR_DIR, f'{name}.json')) as f:
+    spec = json.load(f)
+  assert build_grammar.length_stats(spec) == spec['sentence_length_stats']
+
+
+def test_pdcfg5_is_rebuilt_by_its_command():
+  with open(os.path.join(pcfg.GRAMMAR_DIR, 'pdcfg5.json')) as f:
+    shipped = json.load(f)
+  assert build_grammar.build('pdcfg5', levels=5, seed=3) == shipped
+  g = pcfg.load('pdcfg5')
+  assert g.depths == 5 and g.seq_len == 55 and g.token_ids == pcfg.load('cfg3b').token_ids
+
+
+def test_length_stats_of_a_grammar_worked_by_hand():
+  # s -> A A | A ; A -> a | a a  (both 1/2): one A gives 1 or 2, two give 2, 3, 4 w.p. 1/4,1/2,1/4.
+  spec = {'start_symbol': 's', 'nonterminal_levels': [['s'], ['A'], ['a']],
+          'rules': [{'lhs': 's', 'rhs': ['A', 'A'], 'prob': 0.5},
+                    {'lhs': 's', 'rhs': ['A'], 'prob': 0.5},
+                    {'lhs': 'A', 'rhs': ['a'], 'prob': 0.5},
+                    {'lhs': 'A', 'rhs': ['a', 'a'], 'prob': 0.5}]}
+  # P(1..4) = 1/4, 1/4 + 1/8, 1/4, 1/8
+  stats = build_grammar.length_stats(spec)
+  assert (stats['min'], stats['max'], stats['mean']) == (1, 4, 2.25)
+  assert stats['quantiles_percent']['50'] == 2 and stats['quantiles_percent']['75'] == 3
 
 
 @pytest.mark.parametrize('name', pcfg.GRAMMARS)
@@ -36,7 +71,7 @@ def test_every_grammar_samples_within_its_length_range(name):
 def test_packaged_grammars_equal_the_shared_ones():
   if not os.path.isdir(SHARED):
     pytest.skip('no ../shared/pcfg beside this checkout')
-  for name in pcfg.GRAMMARS:
+  for name in pcfg.REFERENCE_GRAMMARS:
     with open(os.path.join(SHARED, f'{name}.json')) as a, open(
         os.path.join(pcfg.GRAMMAR_DIR, f'{name}.json')) as b:
       assert json.load(a) == json.load(b)
@@ -51,23 +86,40 @@ def test_sequences_are_bos_terminals_then_pad(cfg3b_sample):
   assert np.isin(t[real], [0, 1, 2]).all() and (t[~real & (positions > 0)] == g.pad_id).all()
 
 
-def test_ancestors_are_consistent_trees(cfg3b_sample):
-  g = pcfg.load('cfg3b')
-  sym, nodes = cfg3b_sample.ancestor_symbols, cfg3b_sample.ancestor_nodes
+@pytest.mark.parametrize('name', ['cfg3b', 'pdcfg5'])
+def test_ancestors_are_consistent_with_the_rules(name, request):
+  sample = request.getfixturevalue(f'{name}_sample')
+  g = pcfg.load(name)
+  sym, nodes = sample.ancestor_symbols, sample.ancestor_nodes
   real = nodes[..., 0] >= 0
   assert (sym[..., 0][real] == 0).all()  # the root s
   depth_of = np.array(g.depth_of)
-  for d in range(pcfg.DEPTHS):
+  for d in range(g.depths):
     assert (depth_of[sym[..., d][real]] == d).all()
   # The pre-terminal emits the token with its name.
-  names = np.array(g.symbols)[sym[..., 6][real]]
-  assert (np.vectorize(g.token_ids.get)(names) == cfg3b_sample.tokens[real]).all()
+  names = np.array(g.symbols)[sym[..., g.depths - 1][real]]
+  assert (np.vectorize(g.token_ids.get)(names) == sample.tokens[real]).all()
   # Same node at depth d implies same node at every shallower depth (spans nest).
-  for d in range(1, pcfg.DEPTHS):
+  for d in range(1, g.depths):
     a, b = nodes[..., d][real], nodes[..., d - 1][real]
     parents = {}
     for child, parent in zip(a.tolist(), b.tolist()):
       assert parents.setdefault(child, parent) == parent
+  # Every node's children, in order, are the right-hand side of one of its symbol's rules.
+  with open(os.path.join(pcfg.GRAMMAR_DIR, f'{name}.json')) as f:
+    spec = json.load(f)
+  rules = {(r['lhs'], tuple(r['rhs'])) for r in spec['rules']}
+  for i in range(50):
+    row = real[i]
+    for d in range(g.depths - 1):
+      spans = {}
+      for node, symbol, child_node, child in zip(nodes[i, row, d], sym[i, row, d],
+                                                 nodes[i, row, d + 1], sym[i, row, d + 1]):
+        kids = spans.setdefault(node, [g.symbols[symbol], []])[1]
+        if not kids or kids[-1][0] != child_node:
+          kids.append((child_node, g.symbols[child]))
+      for symbol, kids in spans.values():
+        assert (symbol, tuple(k for _, k in kids)) in rules
 
 
 def test_right_boundary_counts_match_the_grammar_readme(cfg3b_sample):
@@ -134,3 +186,14 @@ def test_host_batches_are_a_pure_function_of_seed_and_step():
   one, again, other = task.batch(0, 5), task.batch(0, 5), task.batch(0, 6)
   assert all((one[k] == again[k]).all() for k in one)
   assert not (one['inputs'] == other['inputs']).all()
+
+
+def test_hidden_masked_keys_mark_exactly_the_chosen_positions():
+  visible = tasks.build(pcfg_data('pcfg_mlm', masked_keys='visible'), batch_size=4)
+  hidden = tasks.build(pcfg_data('pcfg_mlm', masked_keys='hidden'), batch_size=4)
+  assert hidden.hidden_keys and not visible.hidden_keys
+  a, b = visible.batch(2, 9), hidden.batch(2, 9)
+  chosen = a['weights'] > 0
+  # The same draw; chosen positions carry their (masked) id shifted by the vocabulary.
+  assert (b['inputs'] == np.where(chosen, a['inputs'] + hidden.vocab_size, a['inputs'])).all()
+  assert (b['labels'] == a['labels']).all() and (b['weights'] == a['weights']).all()

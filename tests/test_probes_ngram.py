@@ -24,6 +24,20 @@ def test_variants_by_hand():
   assert also_window.tolist() == [3, 6, 6, 6, 0, 1, 2, 5, 5]
 
 
+def test_variants_hide_their_masked_positions_for_hidden_key_runs():
+  tokens = np.array([3, 0, 1, 2, 0, 1, 2, 5, 5])
+  plain = ngram.variants(tokens, 6, p=3, n=2, mask_id=MASK)
+  hidden = ngram.variants(tokens, 6, p=3, n=2, mask_id=MASK, hidden_vocab=8)
+  for a, b in zip(plain, hidden):
+    assert (b == np.where(a != tokens, a + 8, a)).all()
+  assert hidden[1].tolist() == [3, 0, 14, 14, 14, 1, 2, 5, 5]
+
+
+def test_position_stride_is_the_references_on_cfg3_and_shorter_on_pdcfg5():
+  assert ngram.position_stride(pcfg.load('cfg3b')) == 30
+  assert ngram.position_stride(pcfg.load('pdcfg5')) == 8  # mean length 35
+
+
 def _sentences():
   return pcfg.sample(pcfg.load('cfg3b'), np.random.default_rng(0), 3)
 

@@ -24,6 +24,19 @@ def test_every_variant_loads_and_validates(name, method, size):
   validate(c)
 
 
+def test_transformer_parity_repro_is_the_papers_shape_at_a_cpu_scale():
+  """Several times fewer student heads at the teacher's head dimension; every method x 3 seeds."""
+  c = load_config_module('parity_transformer').get_config('repro')
+  teacher, student = c.teacher.model, c.student.model
+  assert teacher.width // teacher.num_heads == student.width // student.num_heads == 8
+  assert teacher.num_heads >= 4 * student.num_heads
+  assert len(c.pipeline_student_seeds) >= 3
+  assert {m.partition(':')[0] for m in c.pipeline_methods} == {
+      'ce', 'one_shot', 'progressive', 'curriculum'}
+  assert 'progressive:auto' in c.pipeline_methods
+  validate(c)
+
+
 def test_transformer_fields_are_checked():
   c = load_config_module('pcfg_bert').get_config('teacher,smoke')
   c.teacher.model.max_len = 100
@@ -67,6 +80,9 @@ def test_unknown_variant_lists_the_valid_ones():
     ('student.schedule.steps_per_checkpoint', (1, 2),
      'config.student.schedule.steps_per_checkpoint: needs one entry per checkpoint'),
     ('loop.chunk_steps', 0, 'config.loop.chunk_steps: must be positive'),
+    ('pipeline_methods', ('progressive:linear',),
+     "config.pipeline_methods: 'progressive:linear': schedule kind 'linear' is not one of"),
+    ('pipeline_methods', ('ce:auto',), "config.pipeline_methods: 'ce:auto' is not one of"),
 ])
 def test_bad_values_name_the_field(field, value, message):
   c = MODULE.get_config('pipeline,smoke')
@@ -78,6 +94,15 @@ def test_bad_values_name_the_field(field, value, message):
   with pytest.raises(ConfigError, match=message) as info:
     validate(c)
   assert info.value.field == field
+
+
+def test_a_two_stage_pipeline_entry_is_checked_as_its_schedule():
+  c = MODULE.get_config('pipeline,smoke')
+  c.pipeline_methods = ('progressive:100x99999',)
+  with pytest.raises(ConfigError, match='steps_per_checkpoint: sums to 99999 >= student.num_steps'):
+    validate(c)
+  c.pipeline_methods = ('progressive:100x500',)
+  validate(c)
 
 
 def test_distillation_without_teacher_workdir_is_refused():

@@ -5,6 +5,7 @@ Config files (``configs/*.py``) import only this package, so loading one never s
 * ``METHODS`` and its subsets, ``ConfigError`` (a bad value, named by its dotted field);
 * ``section_name`` / ``run_section``: which section (``teacher`` or ``student``) a method runs;
 * ``run_dict``: the JSON-normal part of a config that defines one run (pinned in config.json);
+* ``pipeline_entry``: what an entry of ``pipeline_methods`` runs, and its folder name;
 * ``builders``: the pieces every experiment config is built from;
 * ``files``: loading ``configs/X.py[:options]`` from a checkout or an installed wheel.
 """
@@ -34,6 +35,24 @@ def section_name(method: str) -> str:
 def run_section(config):
   """``config.teacher`` or ``config.student``: the section of the run ``config.method`` names."""
   return config[section_name(config.method)]
+
+
+def pipeline_entry(entry: str) -> tuple[str, str, dict]:
+  """(method, label, schedule updates) of one ``pipeline_methods`` entry.
+
+  ``ce``, ``one_shot``, ``progressive``, ``curriculum``: the method as configured;
+  ``progressive:KIND``: its schedule kind set to KIND (label ``progressive_KIND``);
+  ``progressive:CxT``: the paper's (2, T) schedule, teacher checkpoint C for T student steps,
+  then the final teacher (label ``progressive_C_T``).  Values are checked by validation.
+  """
+  method, _, option = entry.partition(':')
+  if not option:
+    return method, method, {}
+  first, x, steps = option.partition('x')
+  if x and first.isdigit() and steps.isdigit():
+    return method, f'{method}_{first}_{steps}', dict(
+        kind='manual', checkpoints=(int(first), -1), steps_per_checkpoint=(int(steps),))
+  return method, f'{method}_{option}', dict(kind=option)
 
 
 def is_sweep(config) -> bool:

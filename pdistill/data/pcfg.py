@@ -1,8 +1,10 @@
-"""The cfg3 PCFGs (JSON in pdistill/grammars/) and a vectorised, seeded sampler.
+"""The PCFGs (JSON in pdistill/data/grammars/) and a vectorised, seeded sampler.
 
-Every rule of a depth-d non-terminal has only depth-(d+1) symbols on its right-hand side and
-the depth-6 symbols a/b/c are pre-terminals, so every sentence is a tree with all leaves at
-depth 6.  The sampler expands a whole batch of trees level by level with numpy (one draw per
+The five cfg3 grammars of the paper, and pdistill's own ``pdcfg5`` (the cfg3 construction with
+5 depths instead of 7, sentences of 20-54 terminals instead of 161-432; made by
+pdistill/data/build_grammar.py).  Every rule of a depth-d non-terminal has only depth-(d+1)
+symbols on its right-hand side and the deepest symbols a/b/c are pre-terminals, so every
+sentence is a tree with all leaves at the same depth (6 in cfg3).  The sampler expands a whole batch of trees level by level with numpy (one draw per
 node per level), which keeps a 512-sentence batch at a few milliseconds, and records for every
 terminal its ancestor at each depth: the symbol, and a node id that tells apart two adjacent
 spans of the same symbol (what the right-boundary targets and the non-terminal probes need).
@@ -21,8 +23,8 @@ import os
 import numpy as np
 
 GRAMMAR_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'grammars')
-GRAMMARS = ('cfg3b', 'cfg3f', 'cfg3g', 'cfg3h', 'cfg3i')
-DEPTHS = 7  # s at depth 0 ... the pre-terminals a/b/c at depth 6
+REFERENCE_GRAMMARS = ('cfg3b', 'cfg3f', 'cfg3g', 'cfg3h', 'cfg3i')  # the paper's (shared/pcfg)
+GRAMMARS = REFERENCE_GRAMMARS + ('pdcfg5',)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +50,11 @@ class Grammar:
   @property
   def mask_id(self) -> int:
     return self.token_ids['MASK']
+
+  @property
+  def depths(self) -> int:
+    """Tree depths: the root s at 0 ... the pre-terminals a/b/c at depths - 1 (7 in cfg3)."""
+    return self.depth_of[-1] + 1
 
   @property
   def seq_len(self) -> int:
@@ -93,8 +100,8 @@ def load(name: str) -> Grammar:
 class Sentences:
   tokens: np.ndarray  # [n, seq_len] int32: BOS, terminals, then PAD
   lengths: np.ndarray  # [n] number of terminals (sequence length is lengths + 1)
-  ancestor_symbols: np.ndarray  # [n, seq_len, 7] symbol id of the depth-d ancestor; -1 at BOS/PAD
-  ancestor_nodes: np.ndarray  # [n, seq_len, 7] node id (unique within the batch); -1 at BOS/PAD
+  ancestor_symbols: np.ndarray  # [n, seq_len, depths] symbol id of the depth-d ancestor; -1 at BOS/PAD
+  ancestor_nodes: np.ndarray  # [n, seq_len, depths] node id (unique within the batch); -1 at BOS/PAD
 
 
 def sample(grammar: Grammar, rng: np.random.Generator, n: int) -> Sentences:
@@ -103,7 +110,7 @@ def sample(grammar: Grammar, rng: np.random.Generator, n: int) -> Sentences:
   anc_sym = [symbols]
   anc_node = [np.arange(n)]
   next_node = n
-  for _ in range(DEPTHS - 1):
+  for _ in range(grammar.depths - 1):
     u = rng.random(len(symbols))
     rule = (u[:, None] > grammar.cum_probs[symbols]).sum(1)
     counts = grammar.rhs_len[symbols, rule]
@@ -114,8 +121,8 @@ def sample(grammar: Grammar, rng: np.random.Generator, n: int) -> Sentences:
     anc_sym = [a[parent] for a in anc_sym] + [symbols]
     anc_node = [a[parent] for a in anc_node] + [next_node + np.arange(len(symbols))]
     next_node += len(symbols)
-  # Depth-6 symbols are the pre-terminals a/b/c (ids 0..2 of the depth-6 level).
-  terminal_base = grammar.depth_of.index(DEPTHS - 1)
+  # The deepest symbols are the pre-terminals a/b/c.
+  terminal_base = grammar.depth_of.index(grammar.depths - 1)
   leaf_tokens = np.array([grammar.token_ids[s] for s in grammar.symbols[terminal_base:]],
                          np.int32)[symbols - terminal_base]
   lengths = np.bincount(sentence, minlength=n)
@@ -124,8 +131,8 @@ def sample(grammar: Grammar, rng: np.random.Generator, n: int) -> Sentences:
   tokens = np.full((n, grammar.seq_len), grammar.pad_id, np.int32)
   tokens[:, 0] = grammar.bos_id
   tokens[sentence, position] = leaf_tokens
-  ancestor_symbols = -np.ones((n, grammar.seq_len, DEPTHS), np.int32)
-  ancestor_nodes = -np.ones((n, grammar.seq_len, DEPTHS), np.int64)
+  ancestor_symbols = -np.ones((n, grammar.seq_len, grammar.depths), np.int32)
+  ancestor_nodes = -np.ones((n, grammar.seq_len, grammar.depths), np.int64)
   ancestor_symbols[sentence, position] = np.stack(anc_sym, -1)
   ancestor_nodes[sentence, position] = np.stack(anc_node, -1)
   return Sentences(tokens, lengths, ancestor_symbols, ancestor_nodes)

@@ -38,6 +38,7 @@ class Task:
   eval_set: dict
   chunk_input_fn: Callable  # (seeds int32[M], start, length) -> numpy pytree, leaves [M, ...]
   batches: Callable  # one member's chunk input -> batches [length, ...]; traceable
+  hidden_keys: bool = False  # ids >= vocab_size are masked-LM positions hidden as attention keys
 
   def chunk_input(self, seeds: Sequence[int], start: int, length: int) -> dict:
     """What the chunk of steps start..start+length-1 needs, for each of ``seeds``."""
@@ -97,9 +98,16 @@ def _host_batches(make: Callable[[np.random.Generator], dict]) -> dict:
   return dict(chunk_input_fn=chunk_input_fn, batches=lambda batches: batches)
 
 
+def _hidden_keys(data) -> bool:
+  return data.task in ('pcfg_mlm', 'text_mlm') and data.get('masked_keys') == 'hidden'
+
+
 def _pcfg(data, batch_size: int) -> Task:
   grammar = pcfg.load(data.grammar)
   terminals = [grammar.token_ids[t] for t in ('a', 'b', 'c')]
+  # 8 embeddings as in the reference (7 ids: a, b, c, BOS, EOS, PAD, MASK; one unused)
+  vocab = 8
+  hidden = _hidden_keys(data)
 
   def make(rng: np.random.Generator, n: int) -> dict:
     sentences = pcfg.sample(grammar, rng, n)
@@ -108,29 +116,29 @@ def _pcfg(data, batch_size: int) -> Task:
       maskable = sentences.ancestor_nodes[..., 0] >= 0  # the terminals
       return mlm_masking.mask_tokens(tokens, rng, mask_rate=data.mask_rate,
                                      mask_id=grammar.mask_id, random_ids=terminals,
-                                     maskable=maskable)
+                                     maskable=maskable, hidden_vocab=vocab if hidden else None)
     targets = pcfg.right_boundaries(sentences, data.boundary_depth)
     return {'inputs': tokens[:, :-1], 'labels': tokens[:, 1:],
             'weights': targets[:, 1:].astype(np.float32)}
 
   eval_set = make(streams.eval_rng(data.eval_seed), data.eval_size)
-  # 8 embeddings as in the reference (7 ids: a, b, c, BOS, EOS, PAD, MASK; one unused)
-  vocab = 8
   return Task(name=data.task, num_outputs=vocab, vocab_size=vocab, readout='all',
               pad_id=grammar.pad_id, init_inputs=eval_set['inputs'][:1], eval_set=eval_set,
-              **_host_batches(lambda rng: make(rng, batch_size)))
+              hidden_keys=hidden, **_host_batches(lambda rng: make(rng, batch_size)))
 
 
 def _text_mlm(data, batch_size: int) -> Task:
   corpus = text.Corpus(data)
+  hidden = _hidden_keys(data)
 
   def make(rng: np.random.Generator, n: int, eval_split: bool = False) -> dict:
     tokens = corpus.windows(rng, n, eval_split)
     return mlm_masking.mask_tokens(tokens, rng, mask_rate=data.mask_rate,
                                    mask_id=text.MASK, random_ids=np.arange(256),
-                                   maskable=tokens < 256)
+                                   maskable=tokens < 256,
+                                   hidden_vocab=text.VOCAB if hidden else None)
 
   eval_set = make(streams.eval_rng(data.eval_seed), data.eval_size, eval_split=True)
   return Task(name='text_mlm', num_outputs=text.VOCAB, vocab_size=text.VOCAB,
               readout='all', pad_id=text.PAD, init_inputs=eval_set['inputs'][:1],
-              eval_set=eval_set, **_host_batches(lambda rng: make(rng, batch_size)))
+              eval_set=eval_set, hidden_keys=hidden, **_host_batches(lambda rng: make(rng, batch_size)))

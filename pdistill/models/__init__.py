@@ -20,5 +20,6 @@ def build(model_config, task):
                        width=model_config.width, depth=model_config.depth,
                        num_heads=model_config.num_heads, max_len=model_config.max_len,
                        causal=name == 'gpt2', readout=task.readout,
-                       pad_id=task.pad_id if name == 'bert' else None)
+                       pad_id=task.pad_id if name == 'bert' else None,
+                       hidden_keys=task.hidden_keys)
   raise ValueError(f'model.name must be one of {MODEL_NAMES}, got {name!r}')

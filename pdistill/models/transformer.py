@@ -40,21 +40,29 @@ class Transformer(nn.Module):
   causal: bool
   readout: str = 'all'  # 'all' positions (language modelling) or the 'last' one (classification)
   pad_id: int | None = None  # keys holding it are masked out (bidirectional models)
+  # Ids >= vocab_size are id - vocab_size at a position no other position may attend to
+  # (masked-LM positions hidden as keys, data.masked_keys=hidden; data/mlm_masking.py).
+  hidden_keys: bool = False
 
   @nn.compact
   def __call__(self, tokens, return_hidden: bool = False):
     seq = tokens.shape[-1]
     if seq > self.max_len:
       raise ValueError(f'sequence length {seq} exceeds model max_len {self.max_len}')
+    keys = jnp.ones_like(tokens, bool)
+    if self.hidden_keys:
+      keys = tokens < self.vocab_size
+      tokens = jnp.where(keys, tokens, tokens - self.vocab_size)
     x = nn.Embed(self.vocab_size, self.width, embedding_init=INIT, name='embed')(tokens)
     pos = self.param('pos_embed', INIT, (self.max_len, self.width))
     x = x + pos[:seq]
+    if not self.causal and self.pad_id is not None:
+      keys = keys & (tokens != self.pad_id)
+    mask = None
+    if self.hidden_keys or (not self.causal and self.pad_id is not None):
+      mask = nn.make_attention_mask(jnp.ones_like(tokens, bool), keys)
     if self.causal:
-      mask = nn.make_causal_mask(tokens)
-    elif self.pad_id is not None:
-      mask = nn.make_attention_mask(jnp.ones_like(tokens, bool), tokens != self.pad_id)
-    else:
-      mask = None
+      mask = nn.combine_masks(mask, nn.make_causal_mask(tokens))
     hiddens = []
     for i in range(self.depth):
       x = Block(self.width, self.num_heads, name=f'block_{i}')(x, mask)

@@ -1,7 +1,8 @@
 """n-gram metrics of a PCFG masked LM: how much its prediction at p rests on the nearby tokens.
 
-At positions p = 30, 60, ... (inside the sentence), with n neighbours = the n/2 terminals on
-each side of p:
+At positions p = s, 2s, ... (inside the sentence; stride s = 30 on cfg3, shorter on grammars of
+shorter sentences: ``position_stride``), with n neighbours = the n/2 terminals on each side of
+p:
 
   M_robust(n) = TV(pred at p with only p masked, pred at p with p and its n neighbours masked)
   M_close(n)  = TV(pred at p with only p masked, pred at p with only the n neighbours visible:
@@ -11,7 +12,8 @@ TV is the total-variation distance, 0.5 * L1, between the model's softmax output
 whole vocabulary (the reference's code reports the L1 distance, which is 2x these values).
 A model that predicts from local n-grams has small M_close; one that uses long-range
 structure has large M_close and small M_robust.  Reported: the median over all (sentence,
-position) pairs.
+position) pairs.  A run trained with ``data.masked_keys=hidden`` sees its masked positions
+hidden as attention keys here too.
 
   python -m pdistill.probes.ngram runs/pcfg/teacher [more runs] [--windows 2 4 8 16]
 """
@@ -25,17 +27,27 @@ import jax
 import numpy as np
 
 from pdistill import saved_run
-from pdistill.data import pcfg
+from pdistill.data import mlm_masking, pcfg
+from pdistill.storage import trajectory
 
-POSITION_STRIDE = 30
+POSITION_STRIDE = 30  # the reference's, on cfg3 sentences of 161-432 terminals
+
+
+def position_stride(grammar: pcfg.Grammar) -> int:
+  """30 on cfg3; about a quarter of the mean sentence on grammars of shorter sentences."""
+  return int(min(POSITION_STRIDE, max(4, grammar.length_stats['mean'] // 4)))
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> np.ndarray:
   return 0.5 * np.abs(p - q).sum(-1)
 
 
-def variants(tokens: np.ndarray, length: int, p: int, n: int, mask_id: int):
-  """The three inputs for (sentence, p, n): only p masked, p+window masked, only window visible."""
+def variants(tokens: np.ndarray, length: int, p: int, n: int, mask_id: int,
+             hidden_vocab: int | None = None):
+  """The three inputs for (sentence, p, n): only p masked, p+window masked, only window visible.
+
+  ``hidden_vocab``: the masked positions are also hidden attention keys (masked_keys=hidden).
+  """
   half = n // 2
   terminal = np.zeros_like(tokens, bool)
   terminal[1:length + 1] = True
@@ -48,16 +60,20 @@ def variants(tokens: np.ndarray, length: int, p: int, n: int, mask_id: int):
   also_window[window] = mask_id
   only_window_visible = tokens.copy()
   only_window_visible[terminal & ~window] = mask_id
-  return only_p, also_window, only_window_visible
+  out = (only_p, also_window, only_window_visible)
+  if hidden_vocab is not None:
+    out = tuple(mlm_masking.hide(v, v != tokens, hidden_vocab) for v in out)
+  return out
 
 
-def metrics(predict, sentences: pcfg.Sentences, windows, mask_id: int, batch: int = 64):
+def metrics(predict, sentences: pcfg.Sentences, windows, mask_id: int, batch: int = 64,
+            stride: int = POSITION_STRIDE, hidden_vocab: int | None = None):
   """{n: (median M_robust, median M_close)}; ``predict(tokens [B, T]) -> probs [B, T, V]``."""
   rows, index = [], []
   for i, (tokens, length) in enumerate(zip(sentences.tokens, sentences.lengths)):
-    for p in range(POSITION_STRIDE, length + 1, POSITION_STRIDE):
+    for p in range(stride, length + 1, stride):
       for n in windows:
-        rows.extend(variants(tokens, length, p, n, mask_id))
+        rows.extend(variants(tokens, length, p, n, mask_id, hidden_vocab))
         index.append((n, p))
   rows = np.stack(rows)
   probs = np.concatenate([predict(rows[j:j + batch]) for j in range(0, len(rows), batch)])
@@ -74,12 +90,32 @@ def metrics(predict, sentences: pcfg.Sentences, windows, mask_id: int, batch: in
   return result
 
 
-def run_metrics(workdir: str, windows=(2, 4, 8, 16), num_sentences: int = 32, seed: int = 0):
-  model, params, data = saved_run.load_latest(workdir, ('pcfg_mlm',))
-  apply = jax.jit(lambda t: jax.nn.softmax(model.apply({'params': params}, t)))
+def _probe(model, data, num_sentences: int, seed: int):
+  """(metrics of params, ...) for a masked-LM run's model: the same sentences for every params."""
   grammar = pcfg.load(data.grammar)
   sentences = pcfg.sample(grammar, np.random.default_rng([seed, 0x6AA]), num_sentences)
-  return metrics(lambda t: np.asarray(apply(t)), sentences, windows, grammar.mask_id)
+  hidden = model.vocab_size if data.get('masked_keys') == 'hidden' else None
+  apply = jax.jit(lambda params, t: jax.nn.softmax(model.apply({'params': params}, t)))
+
+  def of(params, windows):
+    return metrics(lambda t: np.asarray(apply(params, t)), sentences, windows, grammar.mask_id,
+                   stride=position_stride(grammar), hidden_vocab=hidden)
+
+  return of
+
+
+def run_metrics(workdir: str, windows=(2, 4, 8, 16), num_sentences: int = 32, seed: int = 0):
+  model, params, data = saved_run.load_latest(workdir, ('pcfg_mlm',))
+  return _probe(model, data, num_sentences, seed)(params, windows)
+
+
+def trajectory_metrics(workdir: str, windows=(2,), num_sentences: int = 32, seed: int = 0):
+  """[(step, {n: (M_robust, M_close)})] at every saved checkpoint of a teacher's trajectory."""
+  model, task, data = saved_run.frozen_model(workdir, ('pcfg_mlm',))
+  abstract = saved_run.abstract_params(model, task)
+  of = _probe(model, data, num_sentences, seed)
+  return [(step, of(trajectory.load_params(workdir, step, abstract), windows))
+          for step in trajectory.saved_steps(workdir)]
 
 
 def main(argv=None) -> int:

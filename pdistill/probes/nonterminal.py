@@ -22,8 +22,12 @@ import optax
 from pdistill import saved_run
 from pdistill.data import pcfg
 
-DEPTHS = (1, 2, 3, 4, 5)
 SENTENCE_SALT = 0x9B0BE  # the probe's sentences: a stream no training run draws from
+
+
+def probed_depths(grammar) -> range:
+  """Every depth between the root (one symbol) and the pre-terminals (the tokens): 1..5 in cfg3."""
+  return range(1, grammar.depths - 1)
 
 
 def fit_linear_probe(features, labels, num_classes: int, steps: int = 300, lr: float = 0.05):
@@ -65,7 +69,7 @@ def majority_baseline(grammar_name: str, test_sentences: int = 128, seed: int = 
                           256 + test_sentences)
   test = sentences.ancestor_symbols[256:]
   result = {}
-  for depth in DEPTHS:
+  for depth in probed_depths(grammar):
     symbols = test[..., depth][test[..., depth] >= 0]
     result[depth] = float(np.bincount(symbols).max() / len(symbols))
   return result
@@ -86,7 +90,7 @@ def probe(workdir: str, train_sentences: int = 256, test_sentences: int = 128, s
   split = np.zeros(len(tokens), bool)
   split[:train_sentences] = True
   result = {}
-  for depth in DEPTHS:
+  for depth in probed_depths(grammar):
     symbols = sentences.ancestor_symbols[:, :states.shape[1], depth]
     first = grammar.depth_of.index(depth)
     labels = symbols - first  # 0..2 within the depth's symbols
@@ -102,14 +106,15 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('workdirs', nargs='+')
   args = parser.parse_args(argv)
-  print('| run | ' + ' | '.join(f'depth {d}' for d in DEPTHS) + ' |')
-  print('|---|' + '---:|' * len(DEPTHS))
   grammar = final_states(args.workdirs[0])[1].grammar
+  depths = probed_depths(pcfg.load(grammar))
+  print('| run | ' + ' | '.join(f'depth {d}' for d in depths) + ' |')
+  print('|---|' + '---:|' * len(depths))
   base = majority_baseline(grammar)
-  print('| majority class | ' + ' | '.join(f'{base[d]:.3f}' for d in DEPTHS) + ' |')
+  print('| majority class | ' + ' | '.join(f'{base[d]:.3f}' for d in depths) + ' |')
   for w in args.workdirs:
     acc = probe(w)
-    print(f'| {w} | ' + ' | '.join(f'{acc[d]:.3f}' for d in DEPTHS) + ' |', flush=True)
+    print(f'| {w} | ' + ' | '.join(f'{acc[d]:.3f}' for d in depths) + ' |', flush=True)
   return 0
 
 
