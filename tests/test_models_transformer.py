@@ -12,8 +12,6 @@ from pdistill.models.transformer import Transformer
 from pdistill.train import train_and_evaluate
 from tiny_configs import load_config_module
 
-MLM_LEARNED = 0.6  # measured: TBD
-
 
 def model(causal, readout='all', pad_id=None):
   return Transformer(vocab_size=8, num_outputs=8, width=32, depth=2, num_heads=4, max_len=16,
@@ -81,29 +79,28 @@ def test_sequence_distillation_loss_matches_numpy():
 
 
 @pytest.fixture(scope='module')
-def pdcfg5_bert_teacher(tmp_path_factory):
-  """A tiny BERT teacher on pdcfg5 (sentences of 20-54 terminals), trajectory every 100 steps."""
+def bert_teacher(tmp_path_factory):
+  """A tiny cfg3b BERT teacher, trajectory every 100 steps."""
   workdir = str(tmp_path_factory.mktemp('bert_teacher'))
   c = load_config_module('pcfg_bert').get_config('teacher,smoke')
-  c.data.grammar = 'pdcfg5'
   c.teacher.update(num_steps=300, trajectory_every_steps=100)
   c.loop.update(eval_every_steps=100, log_every_secs=1e9)
   return workdir, train_and_evaluate(c, workdir)
 
 
-def test_tiny_bert_learns_pcfg_mlm_above_the_frequency_baseline(pdcfg5_bert_teacher):
-  workdir, final = pdcfg5_bert_teacher
+def test_tiny_bert_learns_pcfg_mlm_above_chance(bert_teacher):
+  workdir, final = bert_teacher
   first = metrics_log.read(workdir)[0]
-  # Chance is 1/3; always answering pdcfg5's commonest terminal (c, 55% of them) gets 0.55.
-  assert first['eval_accuracy'] < 0.5
-  assert final['eval_accuracy'] > MLM_LEARNED, final
+  # Chance is 1/3 and always answering the most frequent terminal (c) gets 0.375.
+  assert first['eval_accuracy'] < 0.34
+  assert final['eval_accuracy'] > 0.40, final
   # The non-terminal probe runs on the frozen model and gives an accuracy per depth.
   accuracy = nonterminal.probe(workdir, train_sentences=32, test_sentences=16)
-  assert sorted(accuracy) == [1, 2, 3] and all(0 <= a <= 1 for a in accuracy.values())
+  assert sorted(accuracy) == [1, 2, 3, 4, 5] and all(0 <= a <= 1 for a in accuracy.values())
 
 
-def test_phases_figure_of_a_pcfg_teacher(pdcfg5_bert_teacher, tmp_path):
-  workdir, _ = pdcfg5_bert_teacher
+def test_phases_figure_of_a_pcfg_teacher(bert_teacher, tmp_path):
+  workdir, _ = bert_teacher
   rows = ngram.trajectory_metrics(workdir, (2,), num_sentences=4)
   assert [step for step, _ in rows] == [0, 100, 200, 300]
   assert all(0 <= m[2][0] <= 1 and 0 <= m[2][1] <= 1 for _, m in rows)
