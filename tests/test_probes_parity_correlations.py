@@ -55,3 +55,11 @@ def test_trajectory_of_a_transformer_teacher_shows_the_learned_parity(tmp_path):
   # A perfect model has P(class 1) = (1 - chi_T) / 2: |E[chi_T f]| = 1/2, nothing else.
   assert final['in:2'] > 0.45 and final['in:1'] < 0.05 and final['off'] < 0.05
   assert rows[0][2]['in:2'] < 0.1
+
+
+def test_spike_figure_is_a_png(tmp_path):
+  rows = [(0, 0.5, {'in:1': 0.01, 'in:2': 0.002, 'off': 0.005}),
+          (100, 1.0, {'in:1': 0.004, 'in:2': 0.5, 'off': 0.004})]
+  out = pc.plot_spike(rows, str(tmp_path / 'sub' / 'spike.png'))
+  with open(out, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'

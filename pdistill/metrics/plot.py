@@ -81,11 +81,16 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
             label=f'mean of {len(workdirs)}' if len(workdirs) > 1 else label)
     ax.set(title=f'{title}: {label}' if title else label, xlabel=xlabel)
     ax.legend(loc='lower right', fontsize='small')
+  return save(fig, out)
+
+
+def save(fig, out: str, dpi: int = 110) -> str:
+  """Grid on every panel, tight layout, the PNG written (its folder made), the figure closed."""
   for a in fig.axes:
     a.grid(alpha=0.3)
   fig.tight_layout()
   os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  fig.savefig(out, dpi=110)
+  fig.savefig(out, dpi=dpi)
   plt.close(fig)
   return out
 

@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 
 from pdistill import saved_run  # noqa: E402
 from pdistill.data import parity  # noqa: E402
+from pdistill.metrics import plot as plot_lib  # noqa: E402
 from pdistill.storage import trajectory  # noqa: E402
 
 EXAMPLES = 16_384
@@ -116,12 +117,7 @@ def plot_spike(rows, out: str) -> str:
   # Log scale: the full-support correlation (up to 0.5) would flatten the low-degree spike.
   bottom.set(xlabel='teacher step', ylabel='mean |E[chi_S f]| (log)', yscale='log')
   bottom.legend(fontsize=8)
-  for a in (top, bottom):
-    a.grid(alpha=0.3)
-  fig.tight_layout()
-  fig.savefig(out, dpi=120)
-  plt.close(fig)
-  return out
+  return plot_lib.save(fig, out, dpi=120)
 
 
 def main(argv=None) -> int:

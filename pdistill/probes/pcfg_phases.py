@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 
 from pdistill import phase_transition  # noqa: E402
 from pdistill.metrics import log as metrics_log  # noqa: E402
+from pdistill.metrics import plot as plot_lib  # noqa: E402
 from pdistill.probes import ngram  # noqa: E402
 
 THREE_GRAM = 2  # neighbours: one on each side of p
@@ -91,13 +92,7 @@ def plot(teacher: str, out: str, ngram_rows, sweep=None, manual: int | None = No
     ax.set(title='students: first teacher checkpoint', xlabel='first checkpoint',
            ylabel='final eval accuracy')
     ax.legend(fontsize='small')
-  for a in axes:
-    a.grid(alpha=0.3)
-  fig.tight_layout()
-  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-  fig.savefig(out, dpi=110)
-  plt.close(fig)
-  return out
+  return plot_lib.save(fig, out)
 
 
 def main(argv=None) -> int:
