@@ -141,4 +141,5 @@ def _text_mlm(data, batch_size: int) -> Task:
   eval_set = make(streams.eval_rng(data.eval_seed), data.eval_size, eval_split=True)
   return Task(name='text_mlm', num_outputs=text.VOCAB, vocab_size=text.VOCAB,
               readout='all', pad_id=text.PAD, init_inputs=eval_set['inputs'][:1],
-              eval_set=eval_set, hidden_keys=hidden, **_host_batches(lambda rng: make(rng, batch_size)))
+              eval_set=eval_set, hidden_keys=hidden,
+              **_host_batches(lambda rng: make(rng, batch_size)))
