@@ -3,9 +3,9 @@
 For every terminal of held-out sentences, the feature is the model's last block output at
 that position (input unmasked), and the label is the token's ancestor non-terminal at depth
 d (1..5 in cfg3, 1..3 in pdcfg5: depth 0 is always the root and the deepest level is the
-token itself).  One multinomial
-logistic regression per depth is fitted on ``train_sentences`` sentences and scored on
-``test_sentences`` others; chance is about 1/3 (three symbols per depth).
+token itself).  One multinomial logistic regression per depth is fitted on
+``train_sentences`` sentences and scored on ``test_sentences`` others; chance is about 1/3
+(three symbols per depth).
 
   python -m pdistill.probes.nonterminal runs/pcfg/teacher runs/pcfg/ce/seed_0 ...
 """
