@@ -18,9 +18,9 @@ Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
                           then the final), progressive with the automatic checkpoint choice,
                           and curriculum extraction (100k steps on the projected hidden layer).
                           4 min 35 s in all on 2026-11-24, 9 min on 2026-11-27 (the
-                          same machine, slower that day).  Expected: progressive reaches 100% by ~200k
-                          student steps on every seed; CE and one-shot need 0.3M-1.2M or fail
-                          within 2M (README, "Reproduction").
+                          same machine, slower that day).  Expected: progressive reaches
+                          100% by ~200k student steps on every seed; CE and one-shot need
+                          0.3M-1.2M or fail within 2M (README, "Reproduction").
           smoke           seconds on a laptop CPU: n=20, k=3, H=256 -> 32, 20k teacher steps.
 
 Examples::
