@@ -56,10 +56,11 @@ class Transformer(nn.Module):
     x = nn.Embed(self.vocab_size, self.width, embedding_init=INIT, name='embed')(tokens)
     pos = self.param('pos_embed', INIT, (self.max_len, self.width))
     x = x + pos[:seq]
-    if not self.causal and self.pad_id is not None:
+    padded = not self.causal and self.pad_id is not None
+    if padded:
       keys = keys & (tokens != self.pad_id)
     mask = None
-    if self.hidden_keys or (not self.causal and self.pad_id is not None):
+    if self.hidden_keys or padded:
       mask = nn.make_attention_mask(jnp.ones_like(tokens, bool), keys)
     if self.causal:
       mask = nn.combine_masks(mask, nn.make_causal_mask(tokens))

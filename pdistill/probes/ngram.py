@@ -91,7 +91,7 @@ def metrics(predict, sentences: pcfg.Sentences, windows, mask_id: int, batch: in
 
 
 def _probe(model, data, num_sentences: int, seed: int):
-  """(metrics of params, ...) for a masked-LM run's model: the same sentences for every params."""
+  """``of(params, windows)``: the metrics of ``model`` with ``params``, on fixed sentences."""
   grammar = pcfg.load(data.grammar)
   sentences = pcfg.sample(grammar, np.random.default_rng([seed, 0x6AA]), num_sentences)
   hidden = model.vocab_size if data.get('masked_keys') == 'hidden' else None
