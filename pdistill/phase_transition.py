@@ -2,7 +2,10 @@
 
 The transition is the stretch where the (lightly smoothed) eval curve makes most of its total
 change: from where it first passes 10% of the way from its starting level to its final level,
-to where it passes 90%.  The steepest point is the largest single rise between saved
+to where it passes 90%.  The starting level is the flat start, not the random initialisation:
+saved steps before the first interval that changes the curve by less than an average interval
+does are the initial fit of the easy statistics (a masked LM's token frequencies, in the
+first few dozen steps), a phase of its own that precedes the plateau.  The steepest point is the largest single rise between saved
 checkpoints.  For ``points`` intermediate checkpoints the proposal takes the saved steps where
 the curve first reaches 1/(points+1), 2/(points+1), ... of the rise: one point = the middle.
 ``schedule.kind=auto`` builds a progressive schedule from that proposal.
@@ -32,11 +35,22 @@ class Transition:
   proposed: list[int]  # intermediate checkpoints for a progressive schedule
 
 
+def flat_start(values) -> int:
+  """Index of the first saved step whose next interval changes the curve less than on average."""
+  values = np.asarray(values, np.float64)
+  change = np.abs(np.diff(values))
+  slow = change < abs(values[-1] - values[0]) / len(change)
+  first = int(np.argmax(slow)) if slow.any() else 0
+  return min(first, len(values) - 3)  # keep enough of the curve to smooth and locate
+
+
 def find(steps, values, points: int = 1, rising: bool = True, smooth: int = 3) -> Transition:
   steps = np.asarray(steps)
   values = np.asarray(values, np.float64) * (1 if rising else -1)
   if len(steps) < 3:
     raise ValueError(f'need at least 3 saved checkpoints to find a transition, got {len(steps)}')
+  start = flat_start(values)
+  steps, values = steps[start:], values[start:]
   if smooth > 1:  # moving average; edges use the available neighbours
     kernel = np.ones(smooth)
     values = (np.convolve(values, kernel, 'same') /

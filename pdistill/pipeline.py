@@ -1,12 +1,15 @@
 """``method=pipeline``: the teacher, then each student method against it, then the comparison plot.
 
-Layout: ``WORKDIR/teacher`` (trained with ``config.seed``), ``WORKDIR/<method>/seed_<s>`` for
-each entry of ``config.pipeline_methods`` (``progressive:KIND`` runs progressive with schedule
+Layout: ``WORKDIR/teacher`` (trained with ``config.seed``; a pipeline given
+``student.teacher_workdir`` trains none and distils from that one), ``WORKDIR/<method>/seed_<s>``
+for each entry of ``config.pipeline_methods`` (``progressive:KIND`` runs progressive with schedule
 kind KIND, in ``progressive_KIND/``; ``progressive:CxT`` the (2, T) schedule from checkpoint C,
 in ``progressive_C_T/``: ``config.pipeline_entry``) and each student seed in
 ``config.pipeline_student_seeds``, and ``WORKDIR/comparison.png`` plus ``WORKDIR/comparison.md``
-(mean +- std over seeds at fixed budgets, and each seed's first step at 99% beside the
-teacher's).  Each run resumes on its own, so rerunning the pipeline skips what is finished.
+(mean +- std over seeds at fixed budgets, and, when the teacher reaches 99%, each seed's first
+step at 99% beside the teacher's).  A PCFG masked-LM pipeline also writes Figure 4
+(``pcfg_phases.png``) and the Figure 5 probe table (``pcfg_probes.md``): probes.pcfg_report.
+Each run resumes on its own, so rerunning the pipeline skips what is finished.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pdistill import config as config_lib
 from pdistill.engine import train_run
 from pdistill.metrics import plot
 from pdistill.parallel import mesh
+from pdistill.probes import pcfg_report
 
 log = logging.getLogger('pdistill')
 
@@ -25,11 +29,16 @@ REACH = 0.99  # "learned" in the comparison's steps-to-accuracy table
 
 
 def run(config, workdir: str) -> dict:
-  teacher_dir = os.path.join(workdir, 'teacher')
-  teacher = config.copy_and_resolve_references()
-  teacher.method = 'teacher'
-  log.info('pipeline: teacher')
-  results = {'teacher': train_run(teacher, teacher_dir)}
+  results = {}
+  teacher_dir = config.student.teacher_workdir
+  if teacher_dir:  # a finished teacher, e.g. another pipeline's: its students are compared here
+    log.info('pipeline: the teacher in %s', teacher_dir)
+  else:
+    teacher_dir = os.path.join(workdir, 'teacher')
+    teacher = config.copy_and_resolve_references()
+    teacher.method = 'teacher'
+    log.info('pipeline: teacher')
+    results['teacher'] = train_run(teacher, teacher_dir)
   runs = {}
   for entry in config.pipeline_methods:
     method, label, schedule = config_lib.pipeline_entry(entry)  # e.g. progressive:auto
@@ -46,11 +55,18 @@ def run(config, workdir: str) -> dict:
     return results
   out = plot.plot_comparison(runs, os.path.join(workdir, 'comparison.png'),
                              teacher_workdir=teacher_dir)
-  table = (plot.accuracy_table(runs, plot.budgets(config.student.num_steps))
-           + f'\n\nFirst step at which eval accuracy reaches {REACH:.0%} (— = not within the run):'
-           + '\n\n' + plot.first_reach_table(runs, REACH, teacher_workdir=teacher_dir))
+  table = plot.accuracy_table(runs, plot.budgets(config.student.num_steps))
+  if plot.first_reach(teacher_dir, REACH) is not None:
+    table += (f'\n\nFirst step at which eval accuracy reaches {REACH:.0%} (— = not within the '
+              'run):\n\n' + plot.first_reach_table(runs, REACH, teacher_workdir=teacher_dir))
   with open(os.path.join(workdir, 'comparison.md'), 'w') as f:
     f.write(table + '\n')
   log.info('pipeline: wrote %s and comparison.md\n%s', out, table)
+  if config.data.task == 'pcfg_mlm':
+    schedule = config.student.schedule
+    manual = schedule.checkpoints[0] if schedule.kind == 'manual' else -1
+    manual = manual if manual >= 0 else None
+    log.info('pipeline: PCFG probes (Figure 4 and 5)\n%s',
+             pcfg_report.write(workdir, teacher_dir, runs, manual))
   return results
 

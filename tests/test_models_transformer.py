@@ -7,7 +7,7 @@ import pytest
 
 from pdistill import losses
 from pdistill.metrics import log as metrics_log
-from pdistill.probes import ngram, nonterminal, pcfg_phases
+from pdistill.probes import ngram, nonterminal, pcfg_phases, pcfg_report
 from pdistill.models.transformer import Transformer
 from pdistill.train import train_and_evaluate
 from tiny_configs import load_config_module
@@ -107,6 +107,21 @@ def test_phases_figure_of_a_pcfg_teacher(bert_teacher, tmp_path):
   out = pcfg_phases.plot(workdir, str(tmp_path / 'phases.png'), rows, manual=100)
   with open(out, 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_probe_table_gives_mean_and_std_over_seeds(bert_teacher):
+  workdir, _ = bert_teacher
+  table = pcfg_report.probe_table({'teacher': [workdir], 'twice': [workdir, workdir]},
+                                  windows=(2,), ngram_sentences=2, probe_sentences=(16, 8))
+  robust, close = ngram.run_metrics(workdir, (2,), 2)[2]
+  lines = table.splitlines()
+  assert f'| teacher | 1 | {robust:.3f} | {close:.3f} |' in lines
+  assert f'| twice | 2 | {robust:.3f} ± 0.000 | {close:.3f} ± 0.000 |' in lines
+  teacher_probe, twice_probe = [l.split(' | ')[2:] for l in lines if l.count('|') == 8
+                                and l.startswith(('| teacher', '| twice'))]
+  assert [f'{c.rstrip(" |")} ± 0.000' for c in teacher_probe] == [
+      c.rstrip(' |') for c in twice_probe]
+  assert any(l.startswith('| majority class | — |') for l in lines)
 
 
 @pytest.fixture(scope='module')

@@ -29,6 +29,18 @@ def test_falling_metric_and_flat_curve():
     phase_transition.find(steps, np.ones(10))
 
 
+def test_initial_fit_before_the_flat_start_is_not_the_transition():
+  # A masked LM's loss: token frequencies fitted within the first interval (2.1 -> 0.95), a
+  # plateau, then the drop the paper's C1 sits in (half-way just before step 500).
+  steps = np.arange(0, 1501, 100)
+  loss = 0.95 - 0.3 / (1 + np.exp(-(steps - 480) / 60))
+  loss[0] = 2.1
+  t = phase_transition.find(steps, loss, rising=False, smooth=1)
+  assert t.proposed == [500] and 300 <= t.start < 500 < t.end <= 700
+  assert phase_transition.flat_start(loss) == 1
+  assert phase_transition.flat_start(loss[1:]) == 0  # a curve that starts flat keeps its start
+
+
 def test_auto_schedule_uses_the_proposed_checkpoint(tmp_path):
   teacher_dir = str(tmp_path / 'teacher')
   train_and_evaluate(tiny('teacher'), teacher_dir)

@@ -62,6 +62,19 @@ def test_each_student_method_learns(teacher_dir, tmp_path, method):
     assert used[250] == 1000 and used[500] == 3000  # switch after 300 student steps
 
 
+def test_a_pipeline_given_a_teacher_trains_only_students(teacher_dir, tmp_path):
+  c = student('pipeline', teacher_dir)
+  c.pipeline_methods = ('progressive:1000x300',)
+  c.student.num_steps = 500
+  results = train_and_evaluate(c, str(tmp_path))
+  assert sorted(results) == ['progressive_1000_300/seed_0']
+  assert sorted(os.listdir(tmp_path)) == ['comparison.md', 'comparison.png',
+                                          'progressive_1000_300']
+  used = {r['step']: r['teacher_step'] for r in metrics_log.read(
+      str(tmp_path / 'progressive_1000_300' / 'seed_0')) if r['step'] > 0}
+  assert used[250] == 1000 and used[500] == 3000  # the given teacher's checkpoints
+
+
 def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):
   """The chunk's precomputed teacher logits and schedule indexing match stepping one at a time."""
   c = student('progressive', teacher_dir)
