@@ -3,10 +3,15 @@ r"""Command line: ``python -m pdistill.main --config=configs/X.py[:options] [--w
 Without ``--config`` it runs the parity smoke pipeline.  ``--config.a.b=value`` overrides a
 field (ml_collections refuses unknown fields and wrong types).  Rerunning a command resumes it.
 This module only launches: everything it runs is ``train.train_and_evaluate``.
+
+Exit codes: 0 done (or already done); 2 a bad command, config, file or workdir, with one line
+naming it; 3 the run diverged (non-finite loss or params; the last good checkpoint is kept);
+130 / 143 stopped by SIGINT / SIGTERM at a chunk boundary, with a checkpoint to resume from.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 
@@ -14,8 +19,10 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 from pdistill.config import ConfigError, files
+from pdistill.engine import Diverged, Interrupted
 from pdistill.metrics import progress
 from pdistill.parallel import mesh, multihost
+from pdistill.storage.run_lock import WorkdirError
 from pdistill.train import train_and_evaluate
 
 _CONFIG = config_flags.DEFINE_config_file('config', files.default_config(),
@@ -43,22 +50,23 @@ def default_workdir(config_spec: str, config) -> str:
 
 
 def check_override_fields(argv: list[str]) -> str | None:
-  """The error for the first ``--config.a.b=v`` naming no field of the config, or None.
+  """The error for a config file that is missing or refuses its options, or for the first
+  ``--config.a.b=v`` naming no field of the config; None when there is none.
 
-  ml_collections would stop on it with a bare AttributeError traceback; this names the field
-  and lists the valid ones at that level instead.
+  absl and ml_collections would stop on these with tracebacks; this names the file, option or
+  field and lists the valid ones instead.
   """
   spec = next((a.split('=', 1)[1] for a in argv if a.startswith('--config=')),
               files.default_config())
   overrides = [a[len('--config.'):].split('=', 1)[0] for a in argv if a.startswith('--config.')]
-  if not overrides:
-    return None
   path, _ = files.split_spec(spec)
   if not os.path.exists(path):
     return f'--config: {path} does not exist'
   try:
     config = files.load_config(spec)
-  except Exception:  # let absl report errors of the config file itself
+  except ValueError as e:  # e.g. an unknown variant: the config file's own message
+    return f'--config={spec}: {e}'
+  except Exception:  # noqa: BLE001  let absl report other errors of the config file itself
     return None
   for dotted in overrides:
     node, parts = config, []
@@ -104,7 +112,44 @@ def main(argv):
   progress.log.info('workdir: %s', os.path.abspath(workdir))
   try:
     train_and_evaluate(config, workdir)
-  except ConfigError as e:
+  except (ConfigError, WorkdirError) as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(2)
+  except Diverged as e:
+    print(f'error: {e}', file=sys.stderr)
+    sys.exit(3)
+  except Interrupted as e:
+    print(str(e), file=sys.stderr)
+    sys.exit(128 + e.signum)
+  except Exception as e:  # noqa: BLE001  only a full or unwritable disk is reported here
+    cause = storage_error(e)
+    if cause is None:
+      raise
+    print(f'error: cannot write {cause.filename or workdir}: {cause.strerror}. What was saved '
+          'before is kept; free space (or make it writable) and rerun the same command to '
+          'resume from the latest checkpoint', file=sys.stderr)
+    sys.exit(2)
+
+
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+
+
+def storage_error(e: BaseException) -> OSError | None:
+  """The full-disk or read-only OSError behind ``e`` (libraries wrap it), or None."""
+  seen = set()
+  while e is not None and id(e) not in seen:
+    seen.add(id(e))
+    if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
+      return e
+    e = e.__cause__ or e.__context__
+  return None
+
+
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's flag parsing, with a bad flag value (or config file) an exit 2 in one line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as e:
     print(f'error: {e}', file=sys.stderr)
     sys.exit(2)
 
@@ -115,7 +160,7 @@ def run() -> None:
   if error:
     print(f'error: {error}', file=sys.stderr)
     sys.exit(2)
-  app.run(main, argv=argv)
+  app.run(main, argv=argv, flags_parser=parse_flags)
 
 
 if __name__ == '__main__':

@@ -11,11 +11,16 @@ import logging
 import os
 from typing import Any, Callable
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
 from pdistill import config as config_lib
 from pdistill import phase_transition, saved_run, schedules
 from pdistill.config import ConfigError
 from pdistill.data import tasks
-from pdistill.storage import run_config, trajectory
+from pdistill.parallel import mesh
+from pdistill.storage import digest, run_config, trajectory
 
 FIELD = 'student.teacher_workdir'
 log = logging.getLogger('pdistill')
@@ -97,7 +102,18 @@ def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
   workdir = config.student.teacher_workdir
   schedule = build_schedule(config, steps, saved_config['teacher']['num_steps'])
   model = saved_run.build_model(saved_config, task)
-  stack = trajectory.load_stacked(workdir, schedule.teacher_steps,
-                                  saved_run.abstract_params(model, task), sharding)
+  try:
+    stack = trajectory.load_stacked(workdir, schedule.teacher_steps,
+                                    saved_run.abstract_params(model, task), sharding)
+  except digest.CorruptCheckpoint as e:
+    raise ConfigError(FIELD, f'{e}; retrain the teacher, or distil from its other '
+                      'checkpoints (student.schedule)') from None
+  finite = jax.tree.reduce(np.logical_and, mesh.fetch(jax.tree.map(
+      lambda a: jnp.all(jnp.isfinite(a), axis=tuple(range(1, a.ndim))), stack)))
+  bad = [s for s, ok in zip(schedule.teacher_steps, finite) if not ok]
+  if bad:
+    raise ConfigError(FIELD, f'the teacher checkpoint of step {bad[0]} in {workdir} has '
+                      'non-finite params (a diverged or corrupted teacher); distil from a '
+                      'teacher whose trajectory is finite')
   return Teacher(apply=model.apply, stack=stack, schedule=schedule, workdir=workdir,
                  model_config=saved_run.model_config(saved_config))

@@ -3,6 +3,7 @@
 import os
 import shlex
 import subprocess
+import time
 
 import pytest
 
@@ -18,7 +19,7 @@ def dry_run(script, *args, env=None):
   return result.returncode, [l for l in result.stdout.splitlines() if l], result.stderr
 
 
-def test_tpu_pod_all_creates_copies_runs_on_every_worker_and_deletes():
+def test_tpu_pod_all_creates_copies_starts_detached_waits_and_deletes():
   rc, lines, err = dry_run('tpu_pod.sh', '--dry-run', 'all', '--', *ARGS,
                            env={'TPU_NAME': 'exp1', 'ZONE': 'europe-west4-a',
                                 'ACCELERATOR_TYPE': 'v5litepod-16'})
@@ -33,16 +34,33 @@ def test_tpu_pod_all_creates_copies_runs_on_every_worker_and_deletes():
   assert run[4:6] == ['ssh', 'exp1'] and '--worker=all' in run
   command = next(w for w in run if w.startswith('--command='))[len('--command='):]
   remote = shlex.split(command)
-  assert remote[:4] == ['cd', 'pdistill', '&&', 'python']
-  assert remote[4:8] == ['-m', 'pdistill.main', '--multihost', ARGS[0]]
-  assert remote[8:] == ARGS[1:]  # spaces and parentheses survive both shells
-  assert words[5][:5] == ['gcloud', 'compute', 'tpus', 'tpu-vm', 'delete'] and len(words) == 6
+  assert remote[:4] == ['cd', 'pdistill', '&&', 'launch/detach.sh']
+  assert remote[4:8] == ['python', '-m', 'pdistill.main', '--multihost']
+  assert remote[8:] == ARGS  # spaces and parentheses survive both shells
+  # wait polls each worker's status; delete checks it again before deleting
+  for status in words[5:7]:
+    assert status[4] == 'ssh' and 'pdistill_run.rc' in status[-1]
+  assert words[7][:5] == ['gcloud', 'compute', 'tpus', 'tpu-vm', 'delete'] and len(words) == 8
 
 
-@pytest.mark.parametrize('step,count', [('create', 1), ('copy', 3), ('run', 1), ('delete', 1)])
+@pytest.mark.parametrize('step,count', [('create', 1), ('copy', 3), ('run', 1), ('status', 1),
+                                        ('logs', 1), ('wait', 1), ('delete', 2)])
 def test_tpu_pod_single_steps(step, count):
   rc, lines, err = dry_run('tpu_pod.sh', '--dry-run', step, '--', *ARGS)
   assert rc == 0 and len(lines) == count, (lines, err)
+
+
+def test_detach_outlives_its_shell_and_records_the_exit_status(tmp_path):
+  started = subprocess.run([os.path.join(REPO, 'launch', 'detach.sh'), 'bash', '-c',
+                            'sleep 1; echo done; exit 3'], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=10)
+  assert started.returncode == 0 and 'started pid' in started.stdout
+  assert not (tmp_path / 'pdistill_run.rc').exists()  # returned at once, job still running
+  deadline = time.time() + 30
+  while not (tmp_path / 'pdistill_run.rc').exists() and time.time() < deadline:
+    time.sleep(0.1)
+  assert (tmp_path / 'pdistill_run.rc').read_text().strip() == '3'
+  assert (tmp_path / 'pdistill_run.log').read_text().strip() == 'done'
 
 
 def test_tpu_pod_rejects_an_unknown_step():

@@ -2,14 +2,16 @@
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
 from pdistill.metrics import log as metrics_log
-from pdistill.storage import trajectory
-from pdistill.main import check_override_fields
+from pdistill.storage import checkpoints, trajectory
+from pdistill.main import check_override_fields, storage_error
 from pdistill.train import train_and_evaluate
 from tiny_configs import REPO, tiny
 
@@ -76,9 +78,39 @@ def test_unknown_field_check_walks_nested_sections():
 def test_wrong_type_is_refused(tmp_path):
   result = run_cli(f'--config={CONFIG}:teacher,smoke', '--config.seed=abc',
                    f'--workdir={tmp_path / "w"}')
-  assert result.returncode != 0
+  assert result.returncode == 2
   assert '--config.seed=abc' in result.stderr
   assert not os.path.exists(tmp_path / 'w')
+
+
+@pytest.mark.parametrize('args,message', [
+    (['--config.teacher.num_steps=abc'], '--config.teacher.num_steps=abc'),
+    ([], 'no_such_config.py'),
+    (['--config=CONFIG:teachr'], "unknown config option(s) ['teachr']"),
+])
+def test_bad_command_lines_exit_2_with_one_line(tmp_path, args, message):
+  config = [] if any(a.startswith('--config=') for a in args) else [
+      f'--config={CONFIG}:teacher,smoke' if args else '--config=no_such_config.py']
+  args = [a.replace('CONFIG', CONFIG) for a in args]
+  result = run_cli(*config, *args, f'--workdir={tmp_path / "w"}')
+  assert result.returncode == 2, result.stderr
+  assert message in result.stderr and 'Traceback' not in result.stderr
+  assert not os.path.exists(tmp_path / 'w')
+
+
+def test_a_workdir_with_run_files_but_no_config_is_refused(tmp_path):
+  (tmp_path / 'metrics.jsonl').write_text('{"step": 0, "eval_accuracy": 0.5}\n')
+  result = run_cli(f'--config={CONFIG}:teacher,smoke', f'--workdir={tmp_path}')
+  assert result.returncode == 2
+  assert 'holds metrics.jsonl but no config.json' in result.stderr
+  assert (tmp_path / 'metrics.jsonl').read_text() == '{"step": 0, "eval_accuracy": 0.5}\n'
+
+
+def test_a_diverging_run_exits_3_naming_the_step(tmp_path):
+  result = run_cli(f'--config={CONFIG}:teacher,smoke', '--config.teacher.optim.learning_rate=1e30',
+                   '--config.teacher.num_steps=500', f'--workdir={tmp_path / "w"}')
+  assert result.returncode == 3, result.stderr
+  assert 'diverged at step' in result.stderr and 'Traceback' not in result.stderr
 
 
 def test_missing_teacher_workdir_is_refused(tmp_path):
@@ -136,3 +168,36 @@ def test_a_teacher_that_has_not_finished_is_refused(tmp_path, teacher_dir):
                    f'--config.student.teacher_workdir={unfinished}', f'--workdir={tmp_path / "w"}')
   assert result.returncode == 2
   assert 'is not finished (latest trajectory step 3000 of 6000)' in result.stderr
+
+
+def test_sigint_stops_at_a_chunk_boundary_with_a_checkpoint(tmp_path):
+  workdir = tmp_path / 'w'
+  run = subprocess.Popen(
+      [sys.executable, '-m', 'pdistill.main', f'--config={CONFIG}:teacher,smoke',
+       '--config.teacher.num_steps=100000000', '--config.loop.chunk_steps=100',
+       '--config.loop.eval_every_steps=1000', '--config.loop.checkpoint_every_steps=1000',
+       f'--workdir={workdir}'], stderr=subprocess.PIPE, text=True)
+  deadline = time.time() + 120
+  while len(metrics_log.read(str(workdir))) < 2 and time.time() < deadline:  # in the loop
+    time.sleep(0.2)
+  run.send_signal(signal.SIGINT)
+  _, stderr = run.communicate(timeout=120)
+  assert run.returncode == 130, stderr
+  assert 'SIGINT: stopped at step' in stderr and 'rerun the same command' in stderr
+  assert 'Traceback' not in stderr
+  stopped_at = int(stderr.split('stopped at step ')[1].split()[0])
+  assert checkpoints.load_latest_params(str(workdir))[1] == stopped_at
+
+
+def test_a_full_disk_is_found_behind_the_wrappers_libraries_add():
+  import errno
+  full = OSError(errno.ENOSPC, 'No space left on device', '/w/checkpoints/5000')
+  try:
+    try:
+      raise full
+    except OSError as e:
+      raise RuntimeError('Orbax: async save failed') from e
+  except RuntimeError as wrapped:
+    assert storage_error(wrapped) is full
+  assert storage_error(ValueError('not a disk problem')) is None
+  assert storage_error(OSError(errno.ENOENT, 'missing')) is None

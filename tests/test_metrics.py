@@ -6,6 +6,7 @@ import os
 import numpy as np
 import pytest
 
+from pdistill.metrics import log as metrics_log
 from pdistill.metrics import plot, tensorboard
 from pdistill.metrics.log import MetricsLog
 
@@ -39,6 +40,30 @@ def test_metrics_log_drops_records_past_the_resume_step(tmp_path):
   MetricsLog(str(tmp_path), resume_step=10).close()
   with open(tmp_path / 'metrics.jsonl') as f:
     assert [json.loads(line)['step'] for line in f] == [0, 10]
+
+
+def test_a_fresh_start_drops_the_step_0_record_of_an_attempt_killed_before_a_checkpoint(
+    tmp_path):
+  log = MetricsLog(str(tmp_path), resume_step=0)
+  log.write(0, {'eval_accuracy': 0.5})  # then SIGKILL: no checkpoint, so the rerun starts at 0
+  log.close()
+  log = MetricsLog(str(tmp_path), resume_step=0)
+  log.write(0, {'eval_accuracy': 0.5})
+  log.close()
+  assert [r['step'] for r in metrics_log.read(str(tmp_path))] == [0]
+
+
+def test_a_cut_off_last_line_is_skipped_and_dropped_on_resume(tmp_path):
+  path = tmp_path / 'metrics.jsonl'
+  path.write_text('{"step": 0, "eval_accuracy": 0.5}\n{"step": 10, "eval_acc')
+  assert metrics_log.read(str(tmp_path)) == [{'step': 0, 'eval_accuracy': 0.5}]
+  log = MetricsLog(str(tmp_path), resume_step=10)
+  log.write(20, {'eval_accuracy': 0.7})
+  log.close()
+  assert [r['step'] for r in metrics_log.read(str(tmp_path))] == [0, 20]
+  path.write_text('{"step": 0}\nnot json\n{"step": 10}\n')  # damage inside: refused, named
+  with pytest.raises(ValueError, match='metrics.jsonl: line 2 is not a JSON record'):
+    metrics_log.read(str(tmp_path))
 
 
 def fake_run(path, curve):

@@ -80,9 +80,12 @@ def test_sequence_distillation_loss_matches_numpy():
 
 @pytest.fixture(scope='module')
 def bert_teacher(tmp_path_factory):
-  """A tiny cfg3b BERT teacher, trajectory every 100 steps."""
+  """A tiny pdcfg5 BERT teacher, trajectory every 100 steps."""
   workdir = str(tmp_path_factory.mktemp('bert_teacher'))
   c = load_config_module('pcfg_bert').get_config('teacher,smoke')
+  # pdcfg5: sentences of 20-54 terminals, 8x fewer positions than cfg3b
+  c.data.grammar = 'pdcfg5'
+  c.teacher.model.max_len = 64
   c.teacher.update(num_steps=300, trajectory_every_steps=100)
   c.loop.update(eval_every_steps=100, log_every_secs=1e9)
   return workdir, train_and_evaluate(c, workdir)
@@ -91,12 +94,12 @@ def bert_teacher(tmp_path_factory):
 def test_tiny_bert_learns_pcfg_mlm_above_chance(bert_teacher):
   workdir, final = bert_teacher
   first = metrics_log.read(workdir)[0]
-  # Chance is 1/3 and always answering the most frequent terminal (c) gets 0.375.
+  # Chance is 1/3 (always answering pdcfg5's most frequent terminal, c, gets 0.55).
   assert first['eval_accuracy'] < 0.34
-  assert final['eval_accuracy'] > 0.40, final
+  assert final['eval_accuracy'] > 0.5, final
   # The non-terminal probe runs on the frozen model and gives an accuracy per depth.
   accuracy = nonterminal.probe(workdir, train_sentences=32, test_sentences=16)
-  assert sorted(accuracy) == [1, 2, 3, 4, 5] and all(0 <= a <= 1 for a in accuracy.values())
+  assert sorted(accuracy) == [1, 2, 3] and all(0 <= a <= 1 for a in accuracy.values())
 
 
 def test_phases_figure_of_a_pcfg_teacher(bert_teacher, tmp_path):
@@ -117,8 +120,9 @@ def test_probe_table_gives_mean_and_std_over_seeds(bert_teacher):
   lines = table.splitlines()
   assert f'| teacher | 1 | {robust:.3f} | {close:.3f} |' in lines
   assert f'| twice | 2 | {robust:.3f} ± 0.000 | {close:.3f} ± 0.000 |' in lines
-  teacher_probe, twice_probe = [l.split(' | ')[2:] for l in lines if l.count('|') == 8
-                                and l.startswith(('| teacher', '| twice'))]
+  probes = lines[lines.index(next(l for l in lines if l.startswith('non-terminal'))):]
+  teacher_probe, twice_probe = [l.split(' | ')[2:] for l in probes
+                                if l.startswith(('| teacher', '| twice'))]
   assert [f'{c.rstrip(" |")} ± 0.000' for c in teacher_probe] == [
       c.rstrip(' |') for c in twice_probe]
   assert any(l.startswith('| majority class | — |') for l in lines)

@@ -1,6 +1,7 @@
 import numpy as np
+import pytest
 
-from pdistill.storage import trajectory
+from pdistill.storage import digest, trajectory
 
 
 def params_at(step):
@@ -35,3 +36,13 @@ def test_trajectory_cli_lists_checkpoints(tmp_path, capsys):
   out = capsys.readouterr().out.splitlines()
   assert out[0].split('\t') == ['step', 'eval_accuracy'] and out[1].split('\t') == ['5', '0.5']
   assert trajectory.main([str(tmp_path / 'nope')]) == 2
+
+
+def test_digest_ignores_containers_and_sees_one_changed_value():
+  a, b = np.arange(6, dtype=np.float32).reshape(2, 3), np.ones(4, np.int32)
+  assert digest.of({'params': a, 'step': b}) == digest.of((b, [a]))
+  changed = a.copy()
+  changed[1, 2] = np.nextafter(changed[1, 2], np.inf)
+  assert digest.of({'params': changed, 'step': b}) != digest.of({'params': a, 'step': b})
+  with pytest.raises(digest.CorruptCheckpoint, match='run step 3: its content does not match'):
+    digest.verify({'params': changed}, digest.of({'params': a}), 'run step 3')

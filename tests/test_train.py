@@ -1,6 +1,7 @@
 """End-to-end training on tiny parity problems: learning, students, resume, devices."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import pytest
 
 from pdistill import models, optimizers, steps
 from pdistill import teacher as teacher_lib
+from pdistill.config import ConfigError
+from pdistill.engine import Diverged
 from pdistill.data import tasks
 from pdistill.metrics import log as metrics_log
 from pdistill.parallel import mesh as mesh_lib
@@ -68,11 +71,60 @@ def test_a_pipeline_given_a_teacher_trains_only_students(teacher_dir, tmp_path):
   c.student.num_steps = 500
   results = train_and_evaluate(c, str(tmp_path))
   assert sorted(results) == ['progressive_1000_300/seed_0']
-  assert sorted(os.listdir(tmp_path)) == ['comparison.md', 'comparison.png',
+  assert sorted(os.listdir(tmp_path)) == ['.lock', 'comparison.md', 'comparison.png',
                                           'progressive_1000_300']
   used = {r['step']: r['teacher_step'] for r in metrics_log.read(
       str(tmp_path / 'progressive_1000_300' / 'seed_0')) if r['step'] > 0}
   assert used[250] == 1000 and used[500] == 3000  # the given teacher's checkpoints
+
+
+def all_finite(tree):
+  return all(np.isfinite(np.asarray(a)).all() for a in jax.tree.leaves(tree))
+
+
+def test_a_diverging_run_stops_before_writing_anything_non_finite(tmp_path):
+  c = tiny('teacher')
+  c.teacher.optim.learning_rate = 1e30
+  with pytest.raises(Diverged, match=r'diverged at step 250: eval_loss.* No checkpoint'):
+    train_and_evaluate(c, str(tmp_path / 'stopped'))
+  rows = metrics_log.read(str(tmp_path / 'stopped'))
+  assert [r['step'] for r in rows] == [0] and all(np.isfinite(list(rows[0].values())))
+  assert trajectory.saved_steps(str(tmp_path / 'stopped')) == [0]
+  # Opting out runs on; a student of that teacher refuses its non-finite checkpoints.
+  c.loop.stop_on_nonfinite = False
+  nan_teacher = str(tmp_path / 'nan_teacher')
+  assert not np.isfinite(train_and_evaluate(c, nan_teacher)['eval_loss'])
+  with pytest.raises(ConfigError, match='teacher checkpoint of step 1000 .* non-finite'):
+    train_and_evaluate(student('progressive', nan_teacher), str(tmp_path / 'student'))
+
+
+def damage(folder):
+  """Overwrites 64 bytes in the middle of the largest file under ``folder``."""
+  files = [os.path.join(r, f) for r, _, fs in os.walk(folder) for f in fs]
+  target = max(files, key=os.path.getsize)
+  with open(target, 'r+b') as f:
+    f.seek(os.path.getsize(target) // 2)
+    f.write(np.random.default_rng(0).bytes(64))
+
+
+def test_a_damaged_checkpoint_falls_back_to_the_previous_one(teacher_dir, tmp_path, caplog):
+  workdir = str(tmp_path / 'teacher')
+  shutil.copytree(teacher_dir, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2500', '3000']
+  expected = final_params(teacher_dir, 3000)
+  damage(os.path.join(workdir, 'checkpoints', '3000'))
+  shutil.rmtree(os.path.join(workdir, 'trajectory', '3000'))  # so the rerun has work to do
+  train_and_evaluate(tiny('teacher'), workdir)
+  assert 'checkpoints step 3000' in caplog.text and 'trying the previous' in caplog.text
+  jax.tree.map(np.testing.assert_array_equal, final_params(workdir, 3000), expected)
+
+
+def test_a_student_refuses_a_damaged_teacher_checkpoint(teacher_dir, tmp_path):
+  damaged = str(tmp_path / 'teacher')
+  shutil.copytree(teacher_dir, damaged)
+  damage(os.path.join(damaged, 'trajectory', '3000'))
+  with pytest.raises(ConfigError, match='trajectory step 3000'):
+    train_and_evaluate(student('one_shot', damaged), str(tmp_path / 'student'))
 
 
 def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):

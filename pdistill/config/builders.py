@@ -88,6 +88,7 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
       chunk_steps=5_000,  # steps fused into one jit call
       eval_every_steps=50_000, checkpoint_every_steps=100_000, eval_batch_size=512,
       teacher_batch_rows=1_024, log_every_secs=30.0,
+      stop_on_nonfinite=True,  # a non-finite eval loss or param ends the run (exit 3)
       num_devices=0))  # 0 = all local devices (as many as evenly split the batch)
   c.loop.update(loop or {})
   return c

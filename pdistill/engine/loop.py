@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
 
 import jax.numpy as jnp
 
@@ -12,7 +15,7 @@ from pdistill.engine.recorder import Recorder
 from pdistill.engine.setup import Member, Setup
 from pdistill.engine.state import initial_state
 from pdistill.parallel import mesh as mesh_lib
-from pdistill.storage import run_config
+from pdistill.storage import run_config, run_lock
 from pdistill.storage.checkpoints import RunCheckpoints
 
 log = logging.getLogger('pdistill')
@@ -29,11 +32,51 @@ def next_stop(step: int, num_steps: int, every: list[int], switches: list[int]) 
   return min(candidates)
 
 
+class Interrupted(RuntimeError):
+  """SIGINT or SIGTERM: the run stopped at a chunk boundary after saving a checkpoint."""
+
+  def __init__(self, signum: int, step: int, workdir: str):
+    super().__init__(f'{signal.Signals(signum).name}: stopped at step {step} with a checkpoint '
+                     f'in {workdir}; rerun the same command to resume')
+    self.signum = signum
+
+
+@contextlib.contextmanager
+def _stop_requests():
+  """Turns SIGINT/SIGTERM into a request the loop honours at its next chunk boundary.
+
+  A second signal acts at once (the default handlers are back).  Off the main thread (where
+  Python cannot install handlers) nothing changes.
+  """
+  received = []
+  if threading.current_thread() is not threading.main_thread():
+    yield received
+    return
+  previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+
+  def request(signum, frame):
+    received.append(signum)
+    log.warning('%s: stopping after the current chunk (send it again to stop at once)',
+                signal.Signals(signum).name)
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+
+  for s in previous:
+    signal.signal(s, request)
+  try:
+    yield received
+  finally:
+    for s, handler in previous.items():
+      signal.signal(s, handler)
+
+
 def train_run(config, workdir: str) -> dict:
   """One teacher or student run of a validated config in ``workdir``; its last record."""
   setup = Setup.create(config, members=1)
-  run_config.claim(workdir, config, write=mesh_lib.is_writer())
-  return run_members(config, setup, [Member(config.seed, None, workdir)], workdir)[0]
+  # Already held for a run started by train_and_evaluate; a pipeline's sub-runs take their own.
+  with run_lock.hold(workdir, enabled=mesh_lib.is_writer()):
+    run_config.claim(workdir, config, write=mesh_lib.is_writer())
+    return run_members(config, setup, [Member(config.seed, None, workdir)], workdir)[0]
 
 
 def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> list[dict]:
@@ -65,15 +108,21 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
 
     step = start
     upcoming = inputs(step) if step < num_steps else None
-    while step < num_steps:
-      end, chunk_input = upcoming
-      state, chunk_metrics = chunks.for_step(step)(state, teacher_stack, starts, chunk_input,
-                                                   step_keys, step)
-      # Made while the device runs the chunk just dispatched (jax dispatch is asynchronous).
-      upcoming = inputs(end) if end < num_steps else None
-      recorder.add_chunk(chunk_metrics, end - step)
-      step = end
-      recorder.at(step, state)
+    with _stop_requests() as stop:
+      while step < num_steps:
+        end, chunk_input = upcoming
+        state, chunk_metrics = chunks.for_step(step)(state, teacher_stack, starts, chunk_input,
+                                                     step_keys, step)
+        # Made while the device runs the chunk just dispatched (jax dispatch is asynchronous).
+        upcoming = inputs(end) if end < num_steps else None
+        recorder.add_chunk(chunk_metrics, end - step)
+        step = end
+        recorder.at(step, state)
+        if stop and step < num_steps:
+          # Params resume exactly; the train averages of the next eval cover only the steps
+          # after this point (evals and checkpoints otherwise coincide).
+          checkpoints.save(step, state)
+          raise Interrupted(stop[0], step, state_dir)
   finally:
     checkpoints.close()
     if recorder is not None:

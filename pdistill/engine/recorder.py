@@ -8,7 +8,10 @@ written collectively by Orbax.
 
 from __future__ import annotations
 
+import logging
+
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from pdistill import config as config_lib
@@ -19,6 +22,19 @@ from pdistill.metrics import progress
 from pdistill.parallel import mesh as mesh_lib
 from pdistill.storage.checkpoints import RunCheckpoints
 from pdistill.storage.trajectory import TrajectoryWriter
+
+log = logging.getLogger('pdistill')
+
+
+class Diverged(RuntimeError):
+  """A run whose eval metrics or params stopped being finite (``loop.stop_on_nonfinite``)."""
+
+
+def _all_finite(params, stacked: bool):
+  """Per member (one, or the stacked axis): whether every parameter is finite."""
+  def leaf(a):
+    return jnp.all(jnp.isfinite(a), axis=tuple(range(1 if stacked else 0, a.ndim)))
+  return jax.tree.reduce(jnp.logical_and, jax.tree.map(leaf, params))
 
 
 class Recorder:
@@ -46,6 +62,9 @@ class Recorder:
     self._trajectories = ([TrajectoryWriter(m.workdir) for m in members]
                           if run.trajectory_every_steps else [])
     self._meter = progress.Progress(name, run.num_steps, start, loop.log_every_secs)
+    self._name, self._stop_on_nonfinite = name, loop.stop_on_nonfinite
+    self._finite = jax.jit(lambda p: _all_finite(p, setup.stacked), out_shardings=setup.replicated)
+    self._diverged = set()  # members of a sweep that diverged (the others go on)
     self._sums, self._counted = {}, 0
     self.last = [{} for _ in members]  # each member's latest record
     if start:
@@ -75,6 +94,7 @@ class Recorder:
     results = {f'train_{k}': v / counted for k, v in sums.items()} if counted else {}
     results.update({f'eval_{k}': np.atleast_1d(v) for k, v in
                     mesh_lib.fetch(self._evaluate(state.params, self._eval_set)).items()})
+    self._check_finite(step, state, results)
     extra = self._schedule_position(max(step - 1, 0))
     trajectory_point = self._trajectories and (step % self._trajectory_every == 0 or
                                                step == self._num_steps)
@@ -88,6 +108,31 @@ class Recorder:
                   else state.params)
         self._trajectories[i].save(step, params, record)
     self._sums, self._counted = {}, 0
+
+  def _check_finite(self, step: int, state, results: dict) -> None:
+    """Stops the run (Diverged) before anything non-finite is written, unless told not to."""
+    finite = np.atleast_1d(mesh_lib.fetch(self._finite(state.params)))
+    for v in results.values():
+      finite = finite & np.isfinite(v)
+    bad = [i for i in range(len(self._members)) if not finite[i] and i not in self._diverged]
+    if not bad or not self._stop_on_nonfinite:
+      return
+    if self._setup.stacked and len(self._diverged) + len(bad) < len(self._members):
+      for i in bad:
+        log.warning('%s: member %s diverged at step %d (non-finite loss or params); the '
+                    'others go on', self._name, self._members[i].workdir, step)
+      self._diverged.update(bad)
+      return
+    names = sorted(k for k, v in results.items() if not np.isfinite(v[bad[0]]))
+    last = self.last[bad[0]]
+    kept = self._checkpoints.latest_step()
+    raise Diverged(
+        f'{self._name}: diverged at step {step}: '
+        f'{", ".join(names) or "the params"} not finite. Last finite record: '
+        + (', '.join(f'{k} {v:.4g}' for k, v in last.items()) if last else 'none')
+        + (f'. Kept: the checkpoint of step {kept}' if kept is not None else
+           '. No checkpoint was written') + '; nothing non-finite was saved. Lower the '
+        'learning rate, or set --config.loop.stop_on_nonfinite=False to run on regardless')
 
   def _schedule_position(self, step: int) -> dict:
     """What the student learned from at ``step``: its curriculum stage or teacher checkpoint."""

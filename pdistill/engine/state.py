@@ -38,7 +38,5 @@ def initial_state(setup: Setup, members: list[Member], checkpoints: RunCheckpoin
     return state.replace(opt_state=optimizers.set_learning_rate(state.opt_state, rates))
 
   state = jax.jit(init, out_shardings=setup.state_sharding)(init_keys)
-  start = checkpoints.latest_step() or 0
-  if start:
-    state = checkpoints.restore(start, state)
-  return state, step_keys, start
+  restored, start = checkpoints.restore_newest_intact(state)
+  return (state if restored is None else restored), step_keys, start

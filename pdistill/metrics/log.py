@@ -3,19 +3,31 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from pdistill.metrics.tensorboard import EventWriter
 
 FILENAME = 'metrics.jsonl'
+log = logging.getLogger('pdistill')
 
 
 def read(workdir: str) -> list[dict]:
+  """The records; a cut-off last line (a crash mid-write) is skipped, a bad earlier one refused."""
   path = os.path.join(workdir, FILENAME)
   if not os.path.exists(path):
     return []
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    lines = [line for line in f if line.strip()]
+  records = []
+  for i, line in enumerate(lines):
+    try:
+      records.append(json.loads(line))
+    except json.JSONDecodeError:
+      if i < len(lines) - 1 or line.endswith('\n'):
+        raise ValueError(f'{path}: line {i + 1} is not a JSON record: {line[:80]!r}') from None
+      log.warning('%s: skipping its cut-off last line (a run stopped while writing it)', path)
+  return records
 
 
 class MetricsLog:
@@ -23,14 +35,20 @@ class MetricsLog:
   def __init__(self, workdir: str, resume_step: int):
     """Opens the log of a run that (re)starts at ``resume_step``.
 
-    Records past ``resume_step`` were written by an interrupted attempt after its last
-    checkpoint; this attempt recomputes them, so they are dropped (atomically) to avoid twins.
+    Records past ``resume_step`` (and, for a fresh start, step 0 itself) were written by an
+    interrupted attempt after its last checkpoint; this attempt recomputes them, so they are
+    dropped (atomically) to avoid twins, as is a cut-off last line.
     """
     os.makedirs(workdir, exist_ok=True)
     self._path = os.path.join(workdir, FILENAME)
     records = read(workdir)
-    kept = [r for r in records if r['step'] <= resume_step]
-    if len(kept) != len(records):
+    kept = [r for r in records if r['step'] < resume_step or 0 < r['step'] == resume_step]
+    torn = False  # whole records end with a newline; a cut-off one does not
+    if os.path.exists(self._path) and os.path.getsize(self._path):
+      with open(self._path, 'rb') as f:
+        f.seek(-1, os.SEEK_END)
+        torn = f.read(1) != b'\n'
+    if len(kept) != len(records) or torn:
       tmp = self._path + '.tmp'
       with open(tmp, 'w') as f:
         f.writelines(json.dumps(r) + '\n' for r in kept)

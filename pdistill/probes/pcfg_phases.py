@@ -68,7 +68,15 @@ def plot(teacher: str, out: str, ngram_rows, sweep=None, manual: int | None = No
   if manual is not None and manual not in t.proposed:
     ax.axvline(manual, color='tab:blue', ls=':', label=f'manual choice {manual}')
   ax.set(title='teacher eval loss', xlabel='teacher step', ylabel='masked-LM loss')
-  ax.legend(fontsize='small')
+  start = phase_transition.flat_start(loss)
+  if start:  # the initial fit would flatten the phases that matter into the bottom of the panel
+    rest = loss[start:]
+    ax.set_ylim(min(rest) - 0.05 * (max(rest) - min(rest)), max(rest) + 0.15 * (max(rest) -
+                                                                                 min(rest)))
+    ax.text(0.02, 0.03, f'before step {steps[start]}: the initial fit\n(loss from '
+            f'{loss[0]:.2f}), above this panel', transform=ax.transAxes, va='bottom',
+            fontsize='x-small', color='gray')
+  ax.legend(fontsize='small', loc='center right')
   ax = axes[1]
   s = [r[0] for r in ngram_rows]
   ax.plot(s, [r[1][THREE_GRAM][0] for r in ngram_rows], color='tab:purple', marker='o', ms=3,

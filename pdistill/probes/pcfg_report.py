@@ -7,7 +7,7 @@
                    linear probe's accuracy per depth beside the majority-class baseline
                    (probes.nonterminal)
 
-  python -m pdistill.probes.pcfg_report runs/pcfg_bert_repro   # redo both from a pipeline's runs
+  python -m pdistill.probes.pcfg_report runs/pcfg_bert   # redo both from a pipeline's runs
 """
 
 from __future__ import annotations

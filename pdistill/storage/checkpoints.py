@@ -6,19 +6,42 @@ kept.  Everything else a run needs to continue (data, step rngs) is a function o
 
 from __future__ import annotations
 
+import logging
+import os
+
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from pdistill.storage import orbax_io
+from pdistill.storage import digest, orbax_io
 
 SUBDIR = 'checkpoints'
+log = logging.getLogger('pdistill')
+
+
+def restore_verified(manager, step: int, item: str, restore_args, where: str):
+  """``manager``'s ``item`` at ``step``, checked against the digest saved with it."""
+  what = f'{where} step {step}'
+  has_digest = os.path.isdir(os.path.join(str(manager.directory), str(step), digest.ITEM))
+  args = {item: restore_args}
+  if has_digest:
+    args[digest.ITEM] = ocp.args.JsonRestore()
+  try:
+    restored = manager.restore(step, args=ocp.args.Composite(**args))
+  except Exception as e:  # noqa: BLE001  Orbax/TensorStore raise many types on damaged files
+    raise digest.CorruptCheckpoint(f'{what}: cannot be read ({type(e).__name__}: '
+                                   f'{str(e).splitlines()[0][:200] if str(e) else ""})') from e
+  value = restored[item]
+  digest.verify(value, restored[digest.ITEM]['sha256'] if has_digest else None, what)
+  return value
 
 
 class RunCheckpoints:
 
   def __init__(self, workdir: str):
-    self._manager = orbax_io.manager(workdir, SUBDIR, max_to_keep=2, item_names=('state',))
+    self._where = os.path.join(workdir, SUBDIR)
+    self._manager = orbax_io.manager(workdir, SUBDIR, max_to_keep=2,
+                                     item_names=('state', digest.ITEM))
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
@@ -26,14 +49,30 @@ class RunCheckpoints:
   def save(self, step: int, state) -> None:
     if step in self._manager.all_steps():
       return
-    self._manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)))
+    self._manager.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state),
+        **{digest.ITEM: ocp.args.JsonSave({'sha256': digest.of(state)})}))
 
   def restore(self, step: int, like_state):
-    """Restores into the structure, shapes and shardings of ``like_state``."""
+    """Restores into the structure, shapes and shardings of ``like_state``; verified."""
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), like_state)
-    return self._manager.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract))).state
+    return restore_verified(self._manager, step, 'state', ocp.args.StandardRestore(abstract),
+                            self._where)
+
+  def restore_newest_intact(self, like_state):
+    """(state, step) of the newest checkpoint that verifies, or (None, 0) if none does.
+
+    A damaged checkpoint is named in a warning and removed, so that this run saves that step
+    afresh when it reaches it.
+    """
+    for step in sorted(self._manager.all_steps(), reverse=True):
+      try:
+        return self.restore(step, like_state), step
+      except digest.CorruptCheckpoint as e:
+        log.warning('%s; removing it and trying the previous checkpoint', e)
+        self._manager.delete(step)
+    return None, 0
 
   def close(self) -> None:
     self._manager.wait_until_finished()
@@ -43,11 +82,12 @@ class RunCheckpoints:
 def load_latest_params(workdir: str):
   """The params of a run's latest checkpoint as numpy arrays (no model needed), and its step."""
   with orbax_io.manager(workdir, SUBDIR, read_only=True,
-                        item_handlers={'state': ocp.StandardCheckpointHandler()}) as manager:
+                        item_handlers={'state': ocp.StandardCheckpointHandler(),
+                                       digest.ITEM: ocp.JsonCheckpointHandler()}) as manager:
     step = manager.latest_step()
     if step is None:
       raise FileNotFoundError(f'{workdir} has no {SUBDIR}/')
     target = orbax_io.on_one_device(manager.item_metadata(step).state.tree)
-    state = manager.restore(
-        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target))).state
+    state = restore_verified(manager, step, 'state', ocp.args.StandardRestore(target),
+                             os.path.join(workdir, SUBDIR))
   return jax.tree.map(np.asarray, state['params']), step

@@ -11,8 +11,10 @@ import json
 import os
 
 from pdistill.config import ConfigError, run_dict
+from pdistill.storage.run_lock import WorkdirError
 
 FILENAME = 'config.json'
+RUN_FILES = ('checkpoints', 'trajectory', 'metrics.jsonl')  # what only a claimed workdir holds
 
 
 def read(workdir: str) -> dict | None:
@@ -47,6 +49,11 @@ def claim(workdir: str, config, write: bool = True) -> bool:
       raise ConfigError(field, f'is {now!r} but the run already in {workdir} has {was!r}'
                         f'{others}; use the same config to resume it, or a new --workdir')
     return True
+  found = [name for name in RUN_FILES if os.path.exists(os.path.join(workdir, name))]
+  if found:
+    raise WorkdirError(f'workdir {workdir} holds {", ".join(found)} but no {FILENAME}, so '
+                       'nothing says which run wrote them; use another --workdir (or restore '
+                       f'its {FILENAME})')
   if not write:
     return False
   os.makedirs(workdir, exist_ok=True)

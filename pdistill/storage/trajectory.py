@@ -19,13 +19,15 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from pdistill.parallel import mesh
-from pdistill.storage import orbax_io
+from pdistill.storage import digest, orbax_io
+from pdistill.storage.checkpoints import restore_verified
 
 SUBDIR = 'trajectory'
 
 
 def _manager(workdir: str, read_only: bool = False):
-  return orbax_io.manager(workdir, SUBDIR, read_only=read_only, item_names=('params', 'metrics'))
+  return orbax_io.manager(workdir, SUBDIR, read_only=read_only,
+                          item_names=('params', 'metrics', digest.ITEM))
 
 
 class TrajectoryWriter:
@@ -40,7 +42,8 @@ class TrajectoryWriter:
       return
     self._manager.save(step, args=ocp.args.Composite(
         params=ocp.args.StandardSave(params),
-        metrics=ocp.args.JsonSave({k: float(v) for k, v in metrics.items()})))
+        metrics=ocp.args.JsonSave({k: float(v) for k, v in metrics.items()}),
+        **{digest.ITEM: ocp.args.JsonSave({'sha256': digest.of(params)})}))
 
   def close(self) -> None:
     self._manager.wait_until_finished()
@@ -69,8 +72,9 @@ def read_metrics(workdir: str) -> list[dict]:
 
 
 def _restore_params(manager, step: int, abstract_params):
-  restore = ocp.args.StandardRestore(abstract_params)
-  return manager.restore(step, args=ocp.args.Composite(params=restore)).params
+  """Verified against the saved digest: raises digest.CorruptCheckpoint naming the step."""
+  return restore_verified(manager, step, 'params', ocp.args.StandardRestore(abstract_params),
+                          str(manager.directory))
 
 
 def load_params(workdir: str, step: int, abstract_params=None):

@@ -1,0 +1,57 @@
+"""One process per workdir: an exclusive ``flock`` on ``WORKDIR/.lock`` for the life of a run.
+
+The kernel drops the lock when its holder exits, however it exits (SIGKILL included), so a lock
+left by a killed run is never stale: the next run takes it over at once.  The file itself
+names the latest holder (PID, host, start time) for the message a refused run prints.  A
+multi-host run is locked by process 0 only; ``flock`` on network filesystems is only as good as
+their lock support (NFSv4 and Lustre with ``flock`` mounts honour it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import time
+
+FILENAME = '.lock'
+_held: set[str] = set()  # workdirs this process holds: holding one again is a no-op
+
+
+class WorkdirError(ValueError):
+  """A workdir that cannot be used as asked (held by another run, not a folder, headless)."""
+
+
+@contextlib.contextmanager
+def hold(workdir: str, enabled: bool = True):
+  """Holds ``workdir``'s lock while the block runs; raises WorkdirError if another run has it."""
+  if '://' in workdir:
+    raise WorkdirError(f'workdir {workdir}: remote workdirs are not supported (they are not '
+                       'locked or verified); give a local or shared-filesystem path')
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise WorkdirError(f'workdir {workdir} is a file, not a folder; give a folder path')
+  key = os.path.realpath(workdir)
+  if not enabled or key in _held:
+    yield
+    return
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, FILENAME)
+  fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+      holder = os.pread(fd, 200, 0).decode(errors='replace').strip() or 'another process'
+      raise WorkdirError(f'workdir {workdir} is in use by {holder}; wait for that run to end '
+                         '(or stop it), or use another --workdir') from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f'pid {os.getpid()} on host {socket.gethostname()} (since '
+                  f'{time.strftime("%Y-%m-%d %H:%M:%S")})\n'.encode(), 0)
+    _held.add(key)
+    try:
+      yield
+    finally:
+      _held.discard(key)
+  finally:
+    os.close(fd)  # releases the lock
