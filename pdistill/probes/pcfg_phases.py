@@ -73,8 +73,8 @@ def plot(teacher: str, out: str, ngram_rows, sweep=None, manual: int | None = No
     rest = loss[start:]
     ax.set_ylim(min(rest) - 0.05 * (max(rest) - min(rest)), max(rest) + 0.15 * (max(rest) -
                                                                                  min(rest)))
-    ax.text(0.02, 0.03, f'before step {steps[start]}: the initial fit\n(loss from '
-            f'{loss[0]:.2f}), above this panel', transform=ax.transAxes, va='bottom',
+    ax.text(0.98, 0.97, f'before step {steps[start]}: the initial fit\n(loss from '
+            f'{loss[0]:.2f}), above this panel', transform=ax.transAxes, va='top', ha='right',
             fontsize='x-small', color='gray')
   ax.legend(fontsize='small', loc='center right')
   ax = axes[1]
