@@ -33,7 +33,7 @@ _WORKDIR = flags.DEFINE_string('workdir', None,
 _COORDINATOR = flags.DEFINE_string(
     'coordinator_address', None,
     'HOST:PORT of process 0 for a multi-process run started by hand (TPU pods and Slurm jobs '
-    'are detected without it)')
+    'need only --multihost)')
 _NUM_PROCESSES = flags.DEFINE_integer('num_processes', None, 'with --coordinator_address')
 _PROCESS_ID = flags.DEFINE_integer('process_id', None, 'with --coordinator_address: 0..N-1')
 _MULTIHOST = flags.DEFINE_bool(

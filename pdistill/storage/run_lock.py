@@ -1,8 +1,10 @@
 """One process per workdir: an exclusive ``flock`` on ``WORKDIR/.lock`` for the life of a run.
 
 The kernel drops the lock when its holder exits, however it exits (SIGKILL included), so a lock
-left by a killed run is never stale: the next run takes it over at once.  The file itself
-names the latest holder (PID, host, start time) for the message a refused run prints.  A
+left by a killed run is never stale: the next run takes it over at once.  The file names its
+holder (PID, host, start time) for the message a refused run prints; a run that ends removes
+it (and the workdir, if it made it and wrote nothing there), so a refused command leaves no
+trace.  A
 multi-host run is locked by process 0 only; ``flock`` on network filesystems is only as good as
 their lock support (NFSv4 and Lustre with ``flock`` mounts honour it).
 """
@@ -35,6 +37,7 @@ def hold(workdir: str, enabled: bool = True):
   if not enabled or key in _held:
     yield
     return
+  created = not os.path.exists(workdir)
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, FILENAME)
   fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -45,6 +48,10 @@ def hold(workdir: str, enabled: bool = True):
       holder = os.pread(fd, 200, 0).decode(errors='replace').strip() or 'another process'
       raise WorkdirError(f'workdir {workdir} is in use by {holder}; wait for that run to end '
                          '(or stop it), or use another --workdir') from None
+    if not os.path.exists(path) or os.stat(path).st_ino != os.fstat(fd).st_ino:
+      # The holder we waited on removed the file as it finished: the lock that counts is on
+      # whatever file is at ``path`` now, so start over.
+      raise WorkdirError(f'workdir {workdir} changed hands while this run started; rerun it')
     os.ftruncate(fd, 0)
     os.pwrite(fd, f'pid {os.getpid()} on host {socket.gethostname()} (since '
                   f'{time.strftime("%Y-%m-%d %H:%M:%S")})\n'.encode(), 0)
@@ -53,5 +60,10 @@ def hold(workdir: str, enabled: bool = True):
       yield
     finally:
       _held.discard(key)
+      with contextlib.suppress(FileNotFoundError):  # while still locked: a run that opened
+        os.unlink(path)  # the file meanwhile sees it replaced, and starts over
   finally:
     os.close(fd)  # releases the lock
+    if created:
+      with contextlib.suppress(OSError):
+        os.rmdir(workdir)  # only if empty: a run refused before writing leaves no folder
