@@ -49,8 +49,8 @@ def hold(workdir: str, enabled: bool = True):
       raise WorkdirError(f'workdir {workdir} is in use by {holder}; wait for that run to end '
                          '(or stop it), or use another --workdir') from None
     if not os.path.exists(path) or os.stat(path).st_ino != os.fstat(fd).st_ino:
-      # The holder we waited on removed the file as it finished: the lock that counts is on
-      # whatever file is at ``path`` now, so start over.
+      # The previous holder removed the file between our open and our lock: the lock that
+      # counts is on whatever file is at ``path`` now, so this run does not start.
       raise WorkdirError(f'workdir {workdir} changed hands while this run started; rerun it')
     os.ftruncate(fd, 0)
     os.pwrite(fd, f'pid {os.getpid()} on host {socket.gethostname()} (since '
