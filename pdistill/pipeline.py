@@ -64,8 +64,8 @@ def run(config, workdir: str) -> dict:
   log.info('pipeline: wrote %s and comparison.md\n%s', out, table)
   if config.data.task == 'pcfg_mlm':
     schedule = config.student.schedule
-    manual = schedule.checkpoints[0] if schedule.kind == 'manual' else -1
-    manual = manual if manual >= 0 else None
+    first = schedule.checkpoints[0]
+    manual = first if schedule.kind == 'manual' and first >= 0 else None
     log.info('pipeline: PCFG probes (Figure 4 and 5)\n%s',
              pcfg_report.write(workdir, teacher_dir, runs, manual))
   return results

@@ -77,6 +77,14 @@ def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
   return make_step(loss_fn, tx)
 
 
+def all_finite(params, stacked: bool = False) -> jax.Array:
+  """Whether every parameter is finite: one bool, or one per entry of a leading stacked axis
+  (sweep members, or a teacher trajectory's schedule positions)."""
+  def leaf(a):
+    return jnp.all(jnp.isfinite(a), axis=tuple(range(1 if stacked else 0, a.ndim)))
+  return jax.tree.reduce(jnp.logical_and, jax.tree.map(leaf, params))
+
+
 def make_eval_fn(apply_fn: Callable, eval_batch_size: int):
   """Mean loss and accuracy over a fixed eval set, in sub-batches so wide models fit in memory."""
 

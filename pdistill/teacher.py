@@ -11,15 +11,12 @@ import logging
 import os
 from typing import Any, Callable
 
-import jax
-import jax.numpy as jnp
-import numpy as np
-
 from pdistill import config as config_lib
 from pdistill import phase_transition, saved_run, schedules
 from pdistill.config import ConfigError
 from pdistill.data import tasks
 from pdistill.parallel import mesh
+from pdistill.steps import all_finite
 from pdistill.storage import digest, run_config, trajectory
 
 FIELD = 'student.teacher_workdir'
@@ -108,8 +105,7 @@ def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
   except digest.CorruptCheckpoint as e:
     raise ConfigError(FIELD, f'{e}; retrain the teacher, or distil from its other '
                       'checkpoints (student.schedule)') from None
-  finite = jax.tree.reduce(np.logical_and, mesh.fetch(jax.tree.map(
-      lambda a: jnp.all(jnp.isfinite(a), axis=tuple(range(1, a.ndim))), stack)))
+  finite = mesh.fetch(all_finite(stack, stacked=True))
   bad = [s for s, ok in zip(schedule.teacher_steps, finite) if not ok]
   if bad:
     raise ConfigError(FIELD, f'the teacher checkpoint of step {bad[0]} in {workdir} has '

@@ -1,7 +1,8 @@
 """``train_and_evaluate(config, workdir)``: the one entry point of CLI, tests and notebooks.
 
-It validates the config once, locks the workdir (``storage.run_lock``), then runs the pipeline (``method=pipeline``), a sweep (a
-non-empty ``config.sweep`` grid) or one run (the engine's ``train_run``).
+It validates the config once, locks the workdir (``storage.run_lock``), then runs the pipeline
+(``method=pipeline``), a sweep (a non-empty ``config.sweep`` grid) or one run (the engine's
+``train_run``).
 """
 
 from __future__ import annotations

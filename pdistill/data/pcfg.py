@@ -4,8 +4,8 @@ The five cfg3 grammars of the paper, and pdistill's own ``pdcfg5`` (the cfg3 con
 5 depths instead of 7, sentences of 20-54 terminals instead of 161-432; made by
 pdistill/data/build_grammar.py).  Every rule of a depth-d non-terminal has only depth-(d+1)
 symbols on its right-hand side and the deepest symbols a/b/c are pre-terminals, so every
-sentence is a tree with all leaves at the same depth (6 in cfg3).  The sampler expands a whole batch of trees level by level with numpy (one draw per
-node per level), which keeps a 512-sentence batch at a few milliseconds, and records for every
+sentence is a tree with all leaves at the same depth (6 in cfg3).  The sampler expands a
+whole batch of trees level by level with numpy (one draw per node per level), which keeps a 512-sentence batch at a few milliseconds, and records for every
 terminal its ancestor at each depth: the symbol, and a node id that tells apart two adjacent
 spans of the same symbol (what the right-boundary targets and the non-terminal probes need).
 
@@ -100,8 +100,10 @@ def load(name: str) -> Grammar:
 class Sentences:
   tokens: np.ndarray  # [n, seq_len] int32: BOS, terminals, then PAD
   lengths: np.ndarray  # [n] number of terminals (sequence length is lengths + 1)
-  ancestor_symbols: np.ndarray  # [n, seq_len, depths] symbol id of the depth-d ancestor; -1 at BOS/PAD
-  ancestor_nodes: np.ndarray  # [n, seq_len, depths] node id (unique within the batch); -1 at BOS/PAD
+  # [n, seq_len, depths]: the depth-d ancestor's symbol id / node id (unique within the
+  # batch); -1 at BOS and PAD
+  ancestor_symbols: np.ndarray
+  ancestor_nodes: np.ndarray
 
 
 def sample(grammar: Grammar, rng: np.random.Generator, n: int) -> Sentences:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from pdistill import config as config_lib
@@ -28,13 +27,6 @@ log = logging.getLogger('pdistill')
 
 class Diverged(RuntimeError):
   """A run whose eval metrics or params stopped being finite (``loop.stop_on_nonfinite``)."""
-
-
-def _all_finite(params, stacked: bool):
-  """Per member (one, or the stacked axis): whether every parameter is finite."""
-  def leaf(a):
-    return jnp.all(jnp.isfinite(a), axis=tuple(range(1 if stacked else 0, a.ndim)))
-  return jax.tree.reduce(jnp.logical_and, jax.tree.map(leaf, params))
 
 
 class Recorder:
@@ -63,7 +55,8 @@ class Recorder:
                           if run.trajectory_every_steps else [])
     self._meter = progress.Progress(name, run.num_steps, start, loop.log_every_secs)
     self._name, self._stop_on_nonfinite = name, loop.stop_on_nonfinite
-    self._finite = jax.jit(lambda p: _all_finite(p, setup.stacked), out_shardings=setup.replicated)
+    self._finite = jax.jit(lambda p: steps.all_finite(p, setup.stacked),
+                           out_shardings=setup.replicated)
     self._diverged = set()  # members of a sweep that diverged (the others go on)
     self._sums, self._counted = {}, 0
     self.last = [{} for _ in members]  # each member's latest record

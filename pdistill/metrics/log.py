@@ -12,13 +12,14 @@ FILENAME = 'metrics.jsonl'
 log = logging.getLogger('pdistill')
 
 
-def read(workdir: str) -> list[dict]:
-  """The records; a cut-off last line (a crash mid-write) is skipped, a bad earlier one refused."""
-  path = os.path.join(workdir, FILENAME)
+def _parse(path: str) -> tuple[list[dict], bool]:
+  """(records, whether the file ends mid-line): a cut-off last line (a crash mid-write) is
+  skipped with a warning, a bad earlier one refused naming the file and line."""
   if not os.path.exists(path):
-    return []
+    return [], False
   with open(path) as f:
-    lines = [line for line in f if line.strip()]
+    text = f.read()
+  lines = [line for line in text.splitlines(keepends=True) if line.strip()]
   records = []
   for i, line in enumerate(lines):
     try:
@@ -27,7 +28,12 @@ def read(workdir: str) -> list[dict]:
       if i < len(lines) - 1 or line.endswith('\n'):
         raise ValueError(f'{path}: line {i + 1} is not a JSON record: {line[:80]!r}') from None
       log.warning('%s: skipping its cut-off last line (a run stopped while writing it)', path)
-  return records
+  return records, bool(text) and not text.endswith('\n')  # whole records end with a newline
+
+
+def read(workdir: str) -> list[dict]:
+  """The records; a cut-off last line (a crash mid-write) is skipped, a bad earlier one refused."""
+  return _parse(os.path.join(workdir, FILENAME))[0]
 
 
 class MetricsLog:
@@ -41,13 +47,8 @@ class MetricsLog:
     """
     os.makedirs(workdir, exist_ok=True)
     self._path = os.path.join(workdir, FILENAME)
-    records = read(workdir)
+    records, torn = _parse(self._path)
     kept = [r for r in records if r['step'] < resume_step or 0 < r['step'] == resume_step]
-    torn = False  # whole records end with a newline; a cut-off one does not
-    if os.path.exists(self._path) and os.path.getsize(self._path):
-      with open(self._path, 'rb') as f:
-        f.seek(-1, os.SEEK_END)
-        torn = f.read(1) != b'\n'
     if len(kept) != len(records) or torn:
       tmp = self._path + '.tmp'
       with open(tmp, 'w') as f:

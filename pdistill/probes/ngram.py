@@ -94,7 +94,7 @@ def _probe(model, data, num_sentences: int, seed: int):
   """``of(params, windows)``: the metrics of ``model`` with ``params``, on fixed sentences."""
   grammar = pcfg.load(data.grammar)
   sentences = pcfg.sample(grammar, np.random.default_rng([seed, 0x6AA]), num_sentences)
-  hidden = model.vocab_size if data.get('masked_keys') == 'hidden' else None
+  hidden = model.vocab_size if model.hidden_keys else None
   apply = jax.jit(lambda params, t: jax.nn.softmax(model.apply({'params': params}, t)))
 
   def of(params, windows):

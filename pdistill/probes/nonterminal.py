@@ -22,6 +22,7 @@ import optax
 
 from pdistill import saved_run
 from pdistill.data import pcfg
+from pdistill.storage import run_config
 
 SENTENCE_SALT = 0x9B0BE  # the probe's sentences: a stream no training run draws from
 
@@ -107,7 +108,7 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('workdirs', nargs='+')
   args = parser.parse_args(argv)
-  grammar = final_states(args.workdirs[0])[1].grammar
+  grammar = run_config.read(args.workdirs[0])['data']['grammar']
   depths = probed_depths(pcfg.load(grammar))
   print('| run | ' + ' | '.join(f'depth {d}' for d in depths) + ' |')
   print('|---|' + '---:|' * len(depths))

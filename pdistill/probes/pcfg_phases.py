@@ -1,4 +1,4 @@
-"""The paper's Figure 4 for a PCFG masked-LM teacher: loss phases, 3-gram M_robust, first checkpoint.
+"""The paper's Figure 4 for a PCFG masked-LM teacher: loss phases, 3-gram M_robust, C1 choice.
 
 Three panels, from a run's own outputs:
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from pdistill.data import pcfg
 from pdistill.probes import ngram, nonterminal, pcfg_phases
+from pdistill.storage import run_config
 
 WINDOWS = (2, 4, 8)  # n neighbours: 1, 2 and 4 on each side of p (pdcfg5 sentences are short)
 TABLE = 'pcfg_probes.md'
@@ -29,7 +30,8 @@ FIGURE = 'pcfg_phases.png'
 
 def _cell(values) -> str:
   values = np.asarray(values)
-  return f'{values.mean():.3f}' if len(values) == 1 else f'{values.mean():.3f} ± {values.std():.3f}'
+  mean = f'{values.mean():.3f}'
+  return mean if len(values) == 1 else f'{mean} ± {values.std():.3f}'
 
 
 def probe_table(groups: dict[str, list[str]], windows=WINDOWS, ngram_sentences: int = 32,
@@ -39,7 +41,7 @@ def probe_table(groups: dict[str, list[str]], windows=WINDOWS, ngram_sentences: 
   ``probe_sentences``: the non-terminal probe's (train, test) sentences.
   """
   first = next(iter(groups.values()))[0]
-  grammar_name = nonterminal.final_states(first)[1].grammar
+  grammar_name = run_config.read(first)['data']['grammar']
   depths = list(nonterminal.probed_depths(pcfg.load(grammar_name)))
   ngram_rows, probe_rows = [], []
   for label, workdirs in groups.items():
