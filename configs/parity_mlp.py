@@ -70,6 +70,8 @@ def get_config(arg: str | None = None):
     c.student.num_steps = 20_000
     c.student.schedule.update(kind='manual', checkpoints=(11_000, -1),
                               steps_per_checkpoint=(4_000,))
+    # sgd_block_steps 4 (one loop, no recursion): compiling the default 64 takes longer than
+    # the whole run.
     c.loop.update(chunk_steps=1_000, eval_every_steps=1_000, checkpoint_every_steps=5_000,
-                  log_every_secs=5.0)
+                  log_every_secs=5.0, sgd_block_steps=4)
   return c

@@ -64,17 +64,26 @@ def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
                     distill: bool, alpha: float = 1.0, temperature: float = 1.0):
   """CE step (labels only) or distillation step (alpha-mix of labels and teacher targets)."""
 
+  logits_loss = make_logits_loss(distill=distill, alpha=alpha, temperature=temperature)
+
   def loss_fn(params, batch):
     logits = apply_fn({'params': params}, batch['inputs'])
-    weights = batch.get('weights')
-    if distill:
-      loss = losses.distillation_loss(logits, batch['labels'], batch[TEACHER_LOGITS],
-                                      alpha=alpha, temperature=temperature, weights=weights)
-    else:
-      loss = losses.cross_entropy(logits, batch['labels'], weights)
-    return loss, logits
+    return logits_loss(logits, batch), logits
 
   return make_step(loss_fn, tx)
+
+
+def make_logits_loss(*, distill: bool, alpha: float = 1.0, temperature: float = 1.0):
+  """``(logits, batch) -> loss``: CE on the labels, or the distillation loss."""
+
+  def logits_loss(logits, batch):
+    weights = batch.get('weights')
+    if distill:
+      return losses.distillation_loss(logits, batch['labels'], batch[TEACHER_LOGITS],
+                                      alpha=alpha, temperature=temperature, weights=weights)
+    return losses.cross_entropy(logits, batch['labels'], weights)
+
+  return logits_loss
 
 
 def all_finite(params, stacked: bool = False) -> jax.Array:
@@ -112,9 +121,28 @@ def _largest_divisor_at_most(n: int, bound: int) -> int:
   return max(d for d in range(1, min(n, max(bound, 1)) + 1) if n % d == 0)
 
 
-def make_chunk_fn(train_step: Callable, batches_fn: Callable = lambda batches: batches, *,
+def scan_steps(train_step: Callable) -> Callable:
+  """``run(state, steps, batches, rng) -> (state, metric sums)``: ``train_step`` once per step."""
+
+  def run(state, steps, batches, rng):
+    def body(carry, xs):
+      state, sums = carry
+      step, batch = xs
+      state, metrics = train_step(state, batch, jax.random.fold_in(rng, step))
+      return (state, jax.tree.map(jnp.add, sums, metrics)), None
+
+    first = jax.tree.map(lambda a: a[0], batches)
+    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
+                         jax.eval_shape(train_step, state, first, rng)[1])
+    return jax.lax.scan(body, (state, zeros), (steps, batches))[0]
+
+  return run
+
+
+def make_chunk_fn(train_step: Callable | None, batches_fn: Callable = lambda batches: batches, *,
                   batch_sharding=None, teacher_apply: Callable | None = None,
-                  teacher_batch_rows: int = 4096, teacher_target: str = TEACHER_LOGITS):
+                  teacher_batch_rows: int = 4096, teacher_target: str = TEACHER_LOGITS,
+                  run_steps: Callable | None = None):
   """Builds ``chunk(state, teacher_stack, starts, chunk_input, rng, start_step)``.
 
   ``batches_fn(chunk_input)`` (a task's ``batches``; by default the input is the batches)
@@ -122,8 +150,10 @@ def make_chunk_fn(train_step: Callable, batches_fn: Callable = lambda batches: b
   distinct chunk lengths are compiled once each.  ``teacher_apply`` (distillation)
   puts its outputs in the batches under ``teacher_target``.  ``batch_sharding`` spreads each
   step's batch over the data mesh; leave it None on one device, where the constraint alone
-  makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).
+  makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).  ``run_steps`` replaces
+  the per-step scan of ``train_step`` (``scan_steps``), e.g. by ``lowrank_sgd``'s.
   """
+  run_steps = run_steps or scan_steps(train_step)
 
   def chunk(state, teacher_stack, starts, chunk_input, rng, start_step):
     batches = batches_fn(chunk_input)
@@ -141,16 +171,7 @@ def make_chunk_fn(train_step: Callable, batches_fn: Callable = lambda batches: b
       batches = {**batches, teacher_target: jax.lax.stop_gradient(
           outputs.reshape(inputs.shape[:2] + outputs.shape[1:]))}
 
-    def body(carry, xs):
-      state, sums = carry
-      step, batch = xs
-      state, metrics = train_step(state, batch, jax.random.fold_in(rng, step))
-      return (state, jax.tree.map(jnp.add, sums, metrics)), None
-
-    first = jax.tree.map(lambda a: a[0], batches)
-    zeros = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype),
-                         jax.eval_shape(train_step, state, first, rng)[1])
-    (state, sums), _ = jax.lax.scan(body, (state, zeros), (steps, batches))
+    state, sums = run_steps(state, steps, batches, rng)
     return state, jax.tree.map(lambda s: s / length, sums)
 
   return chunk

@@ -80,6 +80,7 @@ def validate(config) -> None:
                 'teacher_batch_rows'):
     _positive(config, f'loop.{field}')
   _positive(config, 'loop.num_devices', allow_zero=True)
+  _positive(config, 'loop.sgd_block_steps', allow_zero=True)
 
 
 def _validate_data(config) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 
 from pdistill import config as config_lib
-from pdistill import curriculum, steps
+from pdistill import curriculum, lowrank_sgd, steps
 from pdistill.engine.setup import Member, Setup
 from pdistill.parallel import mesh as mesh_lib
 
@@ -18,6 +18,7 @@ class Chunks:
     self._setup = setup
     self._alpha, self._temperature = run.get('alpha', 1.0), run.get('temperature', 1.0)
     self._teacher_rows = steps.member_teacher_rows(config.loop.teacher_batch_rows, num_members)
+    self._block_steps = sgd_block_steps(config)
     self._compiled = {}
 
   def _build(self, stage: int):
@@ -31,10 +32,15 @@ class Chunks:
       step_fn = steps.make_train_step(setup.model.apply, tx, distill=teacher is not None, **kw)
       teacher_apply = teacher.apply if teacher else None
       target = steps.TEACHER_LOGITS
+    run_steps = None
+    if self._block_steps and not stages:
+      run_steps = lowrank_sgd.make_run_steps(
+          steps.make_logits_loss(distill=teacher is not None, **kw), tx, self._block_steps)
     chunk = steps.make_chunk_fn(step_fn, setup.task.batches,
                                 batch_sharding=setup.batch_sharding,
                                 teacher_apply=teacher_apply,
-                                teacher_batch_rows=self._teacher_rows, teacher_target=target)
+                                teacher_batch_rows=self._teacher_rows, teacher_target=target,
+                                run_steps=run_steps)
     if setup.stacked:
       chunk = steps.member_chunk(chunk)
     return jax.jit(chunk, donate_argnums=(0,))
@@ -44,6 +50,18 @@ class Chunks:
     if stage not in self._compiled:
       self._compiled[stage] = self._build(stage)
     return self._compiled[stage]
+
+
+def sgd_block_steps(config) -> int:
+  """``loop.sgd_block_steps`` where ``lowrank_sgd`` applies to the run, else 0: a
+  one-hidden-layer MLP under plain SGD (no momentum, no weight decay).  A curriculum's
+  student carries extra heads and losses: ``Chunks`` keeps it step by step."""
+  run = config_lib.run_section(config)
+  model, optim = run.model, run.optim
+  if (model.name != 'mlp' or len(model.hidden) != 1 or optim.name != 'sgd' or optim.momentum
+      or optim.weight_decay):
+    return 0
+  return config.loop.get('sgd_block_steps', 0)
 
 
 def chunk_input(setup: Setup, members: list[Member], begin: int, end: int):
