@@ -1,14 +1,19 @@
-"""Batch-1 SGD steps/s of the parity MLP: pdistill's fused chunk vs a naive per-step jit loop.
+"""Batch-1 SGD steps/s of the parity MLP: pdistill's low-rank block path, its per-step fused
+chunk, and a plain PyTorch loop, measured in the same run.
 
-Measures, in one process and on the same data:
-  * teacher steps at H=1,000 and H=50,000 (n=100, 2 labels, SGD),
-  * distillation steps of a H=1,000 student from a H=50,000 teacher (one-shot, kl_alpha=0),
-each through ``steps.make_chunk_fn`` as training runs it (the task's batches drawn on device
-inside the fused chunk) and through a naive loop that calls a
-jitted step once per Python iteration with the batch made on device (plus, for the
-distillation, the teacher forward inside that step).  Prints steps/s and the ratio.
+Workloads (n=100, 2 labels, SGD lr 5e-3 constant, batch 1):
+  * teacher H=1,000 and H=50,000,
+  * distillation of a H=1,000 student from a H=50,000 teacher (one-shot, alpha 0, T 1).
+pdistill runs each through ``steps.make_chunk_fn`` as training does (batches drawn on device
+inside the chunk; for distillation the teacher's logits from one batched forward per chunk),
+once step by step and once with ``lowrank_sgd`` (K = the configs' ``loop.sgd_block_steps``).
+For distillation it also times the teacher's logits alone: no student path can beat them.
+The PyTorch loop is the reference implementation's way: torch.nn.Linear layers, one
+``torch.optim.SGD`` step per example, the teacher's forward per example (data made
+beforehand, not timed).  Rounds are interleaved; the table gives medians and the median of
+the per-round ratios.
 
-  python benchmarks/parity_throughput.py [--repeats 3] [--quick]
+  python benchmarks/parity_throughput.py [--rounds 5] [--quick]
 
 Results are recorded in benchmarks/RESULTS.md.
 """
@@ -16,7 +21,7 @@ Results are recorded in benchmarks/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import functools
+import os
 import platform
 import time
 
@@ -25,105 +30,174 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from pdistill import optimizers, steps
-from pdistill.config import builders
-from pdistill.data import parity, streams, tasks
+from pdistill import lowrank_sgd, optimizers, steps
+from pdistill.config import builders, files
+from pdistill.data import tasks
 from pdistill.models.mlp import MLP
-from pdistill.parallel import mesh as mesh_lib
 
 N = 100
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# name, student H, teacher H, pdistill steps per round, chunk, torch steps per round,
+# target ratio of the low-rank path to the per-step path (issue 12)
+CASES = [
+    ('teacher H=1,000', 1_000, None, 20_000, 5_000, 4_000, 2.0),
+    ('teacher H=50,000', 50_000, None, 2_000, 1_000, 400, 3.0),
+    ('distill 1,000 <- 50,000', 1_000, 50_000, 4_000, 1_000, 1_000, 1.5),
+]
 
 
-def sgd():
-  return ml_collections.ConfigDict(dict(name='sgd', learning_rate=5e-3, lr_schedule='constant',
-                                        warmup_frac=0.0, momentum=0.0, weight_decay=0.0))
+def default_block_steps() -> int:
+  config = files.load_module(os.path.join(REPO, 'configs', 'parity_mlp.py')).get_config('teacher')
+  return config.loop.sgd_block_steps
 
 
-def setup(hidden: int, teacher_hidden: int | None):
-  task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
-  mesh = mesh_lib.make_mesh(1, jax.devices()[:1])
-  model = MLP(hidden=(hidden,), num_labels=2)
-  tx = optimizers.make_optimizer(sgd(), 10**9)
-  params = model.init(jax.random.key(0), jnp.zeros((1, N)))['params']
-  teacher = None
-  if teacher_hidden:
-    t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
-    t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
-    teacher = (t_model.apply, jax.tree.map(lambda a: a[None], t_params))
-  step = steps.make_train_step(model.apply, tx, distill=teacher is not None, alpha=0.0)
-  state = jax.device_put(steps.create_state(params, tx), mesh_lib.replicated(mesh))
-  return task, state, step, teacher
+class Fused:
+  """One workload through pdistill's chunk; ``run(steps)`` trains on and returns steps/s."""
 
+  def __init__(self, hidden, teacher_hidden, chunk, block_steps):
+    task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
+    model = MLP(hidden=(hidden,), num_labels=2)
+    tx = optimizers.make_optimizer(builders.optimizer('sgd', 5e-3), 10**9)
+    distill = teacher_hidden is not None
+    teacher_apply, self.stack = None, None
+    if distill:
+      t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
+      t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
+      teacher_apply, self.stack = t_model.apply, jax.tree.map(lambda a: a[None], t_params)
+    run_steps = None
+    if block_steps:
+      run_steps = lowrank_sgd.make_run_steps(
+          steps.make_logits_loss(distill=distill, alpha=0.0), tx, block_steps)
+    step = steps.make_train_step(model.apply, tx, distill=distill, alpha=0.0)
+    self.fn = jax.jit(steps.make_chunk_fn(step, task.batches, teacher_apply=teacher_apply,
+                                          teacher_batch_rows=1024, run_steps=run_steps),
+                      donate_argnums=(0,))
+    self.state = steps.create_state(model.init(jax.random.key(0), jnp.zeros((1, N)))['params'],
+                                    tx)
+    self.task, self.chunk, self.begin = task, chunk, 0
+    self.run(chunk)  # compile
 
-def time_fused(hidden, teacher_hidden, num_steps, chunk, repeats):
-  task, state, step, teacher = setup(hidden, teacher_hidden)
-  fn = jax.jit(steps.make_chunk_fn(step, task.batches,
-                                   teacher_apply=teacher[0] if teacher else None,
-                                   teacher_batch_rows=1024), donate_argnums=(0,))
-  stack = teacher[1] if teacher else None
-  starts = jnp.zeros((1,), jnp.int32)
-  key = jax.random.key(0)
-  inputs = lambda begin: jax.tree.map(lambda a: a[0], task.chunk_input([0], begin, chunk))
-  state, _ = fn(state, stack, starts, inputs(0), key, 0)  # compile
-  jax.block_until_ready(state)
-  rates = []
-  for _ in range(repeats):
+  def _inputs(self, begin):
+    return jax.tree.map(lambda a: a[0], self.task.chunk_input([0], begin, self.chunk))
+
+  def run(self, num_steps):
+    starts, key = jnp.zeros((1,), jnp.int32), jax.random.key(0)
+    inputs = [self._inputs(b) for b in range(self.begin, self.begin + num_steps, self.chunk)]
     t0 = time.perf_counter()
-    for begin in range(0, num_steps, chunk):
-      state, m = fn(state, stack, starts, inputs(begin), key, begin)
-    jax.block_until_ready(state)
-    rates.append(num_steps / (time.perf_counter() - t0))
-  return float(np.median(rates))
+    for i, chunk_input in enumerate(inputs):
+      self.state, _ = self.fn(self.state, self.stack, starts, chunk_input, key,
+                              self.begin + i * self.chunk)
+    jax.block_until_ready(self.state)
+    self.begin += num_steps
+    return num_steps / (time.perf_counter() - t0)
 
 
-def time_naive(hidden, teacher_hidden, num_steps, repeats):
-  _, state, step, teacher = setup(hidden, teacher_hidden)
-  key = streams.run_key(0, streams.DATA)
-  batch_fn = functools.partial(parity.train_batch, parity.make_task(N, 6), batch_size=1)
+class TeacherForward:
+  """Only the teacher's logits of a distillation chunk (its batched forward): a ceiling for
+  the distillation step, whichever way the student trains."""
 
-  @functools.partial(jax.jit, donate_argnums=(0,))
-  def one(state, stack, s):
-    batch = batch_fn(key, s)
-    if teacher is not None:
-      t = jax.tree.map(lambda a: a[0], stack)
-      batch['teacher_logits'] = teacher[0]({'params': t}, batch['inputs'])
-    return step(state, batch, None)
+  def __init__(self, teacher_hidden, chunk):
+    task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
+    model = MLP(hidden=(teacher_hidden,), num_labels=2)
+    params = model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
 
-  stack = teacher[1] if teacher else None
-  state, _ = one(state, stack, 0)
-  jax.block_until_ready(state)
-  rates = []
-  for _ in range(repeats):
+    def logits(params, chunk_input):
+      inputs = task.batches(chunk_input)['inputs']
+      flat = inputs.reshape((-1,) + inputs.shape[2:])
+      return steps.apply_in_batches(lambda x: model.apply({'params': params}, x), flat, 1024)
+
+    self.fn, self.params, self.task, self.chunk, self.begin = jax.jit(logits), params, task, chunk, 0
+    self.run(chunk)
+
+  def run(self, num_steps):
+    inputs = [jax.tree.map(lambda a: a[0], self.task.chunk_input([0], b, self.chunk))
+              for b in range(self.begin, self.begin + num_steps, self.chunk)]
     t0 = time.perf_counter()
-    for s in range(num_steps):
-      state, m = one(state, stack, s)
-    jax.block_until_ready(state)
-    rates.append(num_steps / (time.perf_counter() - t0))
-  return float(np.median(rates))
+    for chunk_input in inputs:
+      out = self.fn(self.params, chunk_input)
+    jax.block_until_ready(out)
+    self.begin += num_steps
+    return num_steps / (time.perf_counter() - t0)
+
+
+class Torch:
+  """The same workload as a plain PyTorch loop: one optimizer step per example."""
+
+  def __init__(self, hidden, teacher_hidden, max_steps):
+    import torch
+    torch.manual_seed(0)
+    torch.set_num_threads(os.cpu_count() or 1)
+    self.torch = torch
+    mlp = lambda h: torch.nn.Sequential(torch.nn.Linear(N, h), torch.nn.ReLU(),
+                                        torch.nn.Linear(h, 2))
+    self.model = mlp(hidden)
+    self.teacher = mlp(teacher_hidden).eval() if teacher_hidden else None
+    self.opt = torch.optim.SGD(self.model.parameters(), lr=5e-3)
+    self.x = torch.randint(0, 2, (max_steps, 1, N)).float() * 2 - 1
+    self.y = (self.x[:, :, :6].prod(-1) < 0).long()
+    self.run(min(50, max_steps))  # warm-up
+
+  def run(self, num_steps):
+    torch, f = self.torch, self.torch.nn.functional
+    t0 = time.perf_counter()
+    for i in range(num_steps):
+      x = self.x[i]
+      logits = self.model(x)
+      if self.teacher is None:
+        loss = f.cross_entropy(logits, self.y[i])
+      else:
+        with torch.no_grad():
+          target = f.softmax(self.teacher(x), -1)
+        loss = -(target * f.log_softmax(logits, -1)).sum(-1).mean()
+      self.opt.zero_grad()
+      loss.backward()
+      self.opt.step()
+    return num_steps / (time.perf_counter() - t0)
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--rounds', type=int, default=5)
   parser.add_argument('--quick', action='store_true', help='10x fewer steps (a smoke check)')
+  parser.add_argument('--block_steps', type=int, default=None,
+                      help='K of the low-rank path (default: the configs\' loop.sgd_block_steps)')
   args = parser.parse_args()
+  block_steps = args.block_steps or default_block_steps()
   scale = 10 if args.quick else 1
-  cases = [  # name, student H, teacher H, fused steps, chunk, naive steps, target steps/s
-      ('teacher H=1,000', 1_000, None, 100_000 // scale, 5_000 // scale, 20_000 // scale, 35_000),
-      ('teacher H=50,000', 50_000, None, 3_000 // scale, 1_000 // scale, 1_000 // scale, 900),
-      ('distill 1,000 <- 50,000', 1_000, 50_000, 10_000 // scale, 1_000 // scale,
-       2_000 // scale, 2_000),
-  ]
-  print(f'# {platform.processor() or platform.machine()}, {jax.device_count()} device(s) '
-        f'({jax.devices()[0].platform}), jax {jax.__version__}, median of {args.repeats}')
-  print('| workload | pdistill fused chunk (steps/s) | naive per-step jit (steps/s) | ratio | '
-        'target |')
-  print('|---|---:|---:|---:|---:|')
-  for name, hidden, teacher_hidden, num_steps, chunk, naive_steps, target in cases:
-    fused = time_fused(hidden, teacher_hidden, num_steps, chunk, args.repeats)
-    naive = time_naive(hidden, teacher_hidden, naive_steps, args.repeats)
-    print(f'| {name} | {fused:,.0f} | {naive:,.0f} | {fused / naive:.2f}x | {target:,} |',
+  try:
+    import torch
+    torch_version = torch.__version__
+  except ImportError:
+    torch_version = None
+  print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
+        f'{jax.device_count()} device(s) ({jax.devices()[0].platform}), jax {jax.__version__}, '
+        f'torch {torch_version or "not installed"}, K={block_steps}, {args.rounds} rounds')
+  print('| workload | low-rank (steps/s) | per-step (steps/s) | PyTorch (steps/s) | '
+        'low-rank / per-step | target | per-step / PyTorch | low-rank / PyTorch |')
+  print('|---|---:|---:|---:|---:|---:|---:|---:|')
+  for name, hidden, teacher_hidden, num_steps, chunk, torch_steps, target in CASES:
+    num_steps, chunk = num_steps // scale, max(chunk // scale, 1)
+    torch_steps = max(torch_steps // scale, 10)
+    runners = {'low': Fused(hidden, teacher_hidden, chunk, block_steps),
+               'step': Fused(hidden, teacher_hidden, chunk, 0)}
+    if teacher_hidden:
+      runners['teacher'] = TeacherForward(teacher_hidden, chunk)
+    if torch_version:
+      runners['torch'] = Torch(hidden, teacher_hidden, torch_steps)
+    rates = {k: [] for k in runners}
+    for _ in range(args.rounds):
+      for key, runner in runners.items():
+        rates[key].append(runner.run(torch_steps if key == 'torch' else num_steps))
+    med = {k: float(np.median(v)) for k, v in rates.items()}
+    ratio = lambda a, b: float(np.median(np.array(rates[a]) / np.array(rates[b])))
+    torch_cells = (f'{med["torch"]:,.0f}', f'{ratio("step", "torch"):.2f}x',
+                   f'{ratio("low", "torch"):.2f}x') if torch_version else ('-', '-', '-')
+    print(f'| {name} | {med["low"]:,.0f} | {med["step"]:,.0f} | {torch_cells[0]} | '
+          f'**{ratio("low", "step"):.2f}x** | {target}x | {torch_cells[1]} | {torch_cells[2]} |',
           flush=True)
+    if teacher_hidden:
+      print(f'|   teacher logits alone | {med["teacher"]:,.0f} | | | ceiling '
+            f'{ratio("teacher", "step"):.2f}x | | | |', flush=True)
 
 
 if __name__ == '__main__':

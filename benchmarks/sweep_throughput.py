@@ -34,7 +34,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from pdistill import optimizers, steps
+from pdistill import lowrank_sgd, optimizers, steps
 from pdistill.config import builders
 from pdistill.data import tasks
 from pdistill.models.mlp import MLP
@@ -49,6 +49,9 @@ def parse_args():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--repeats', type=int, default=3)
   parser.add_argument('--quick', action='store_true', help='10x fewer steps (a smoke check)')
+  parser.add_argument('--block_steps', type=int, default=64,
+                      help='K of lowrank_sgd on both sides, as training runs it (configs\' '
+                      'loop.sgd_block_steps); 0 = step by step')
   cores = os.cpu_count() or 1
   parser.add_argument('--cpu_devices', type=int,
                       default=next(d for d in range(1, MEMBERS + 1)
@@ -63,7 +66,9 @@ def sgd(lr=1e-2):
 
 class Case:
 
-  def __init__(self, hidden: int, teacher_hidden: int | None, num_steps: int):
+  def __init__(self, hidden: int, teacher_hidden: int | None, num_steps: int,
+               block_steps: int):
+    self.block_steps = block_steps
     data = ml_collections.ConfigDict(builders.parity_data(N, K, eval_seed=0))
     self.task = tasks.build(data, 1)
     self.model = MLP(hidden=(hidden,), num_labels=2)
@@ -76,10 +81,14 @@ class Case:
     self.starts = jnp.zeros((1,), jnp.int32)
 
   def chunk(self, tx, teacher_rows=1024):
-    step = steps.make_train_step(self.model.apply, tx, distill=self.stack is not None,
-                                 alpha=0.0)
+    distill = self.stack is not None
+    step = steps.make_train_step(self.model.apply, tx, distill=distill, alpha=0.0)
+    run_steps = None
+    if self.block_steps:  # as training runs a one-hidden-layer MLP under plain SGD
+      run_steps = lowrank_sgd.make_run_steps(
+          steps.make_logits_loss(distill=distill, alpha=0.0), tx, self.block_steps)
     return steps.make_chunk_fn(step, self.task.batches, teacher_apply=self.teacher_apply,
-                               teacher_batch_rows=teacher_rows)
+                               teacher_batch_rows=teacher_rows, run_steps=run_steps)
 
   def state(self, tx, seed):
     params = self.model.init(jax.random.key(seed), jnp.zeros((1, N)))['params']
@@ -149,12 +158,13 @@ def main(args):
   d = args.cpu_devices
   print(f'# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, '
         f'{jax.device_count()} {jax.devices()[0].platform} device(s), jax {jax.__version__}, '
-        f'{len(RATES)} learning rates x {len(SEEDS)} seeds, median of {args.repeats}')
+        f'{len(RATES)} learning rates x {len(SEEDS)} seeds, K={args.block_steps}, '
+        f'median of {args.repeats}')
   print(f'| workload | grid, 1 device | grid, {d} devices | one after another | ratio 1 device | '
         f'ratio {d} devices | target |')
   print('|---|---:|---:|---:|---:|---:|---:|')
   for name, hidden, teacher_hidden, num_steps, chunk, target in cases:
-    case = Case(hidden, teacher_hidden, 8_000_000)
+    case = Case(hidden, teacher_hidden, 8_000_000, args.block_steps)
     grid = time_grid(case, num_steps, chunk, args.repeats, 1)
     spread = time_grid(case, num_steps, chunk, args.repeats, d) if d > 1 else grid
     sequential = time_sequential(case, num_steps, chunk, args.repeats)

@@ -44,7 +44,7 @@ def get_config(arg: str | None = None):
       options,
       data=cb.parity_data(),
       teacher=dict(model=cb.mlp((50_000,)), optim=cb.optimizer('sgd', 5e-3, 'constant'),
-                   batch_size=1, num_steps=8_000_000, trajectory_every_steps=100_000),
+                   batch_size=1, num_steps=20_000_000, trajectory_every_steps=100_000),
       student=dict(model=cb.mlp((1_000,)), optim=cb.optimizer('sgd', 1e-2, 'cosine', 0.06),
                    batch_size=1, num_steps=8_000_000))
 
