@@ -5,13 +5,21 @@ Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
   METHOD  pipeline (default): teacher, then every method in ``pipeline_methods``, then the plot
           teacher | ce | one_shot | progressive | curriculum: one run (students read
           ``student.teacher_workdir``)
-  SIZE    full (default)  the paper (Panigrahi et al. 2025, sec. 3 / reference scripts):
-                          n=100, k=6, teacher H=50,000 and student H=1,000, SGD batch 1, 8M steps
-                          each, teacher lr 5e-3 constant, student lr 1e-2 warmup 6% + cosine,
-                          trajectory every 100k steps, students on the reference's rule
-                          (checkpoint at or after student_step x 1).
-                          Wall time on the 2-core CPU, projected from benchmarks/RESULTS.md
-                          (not run end to end): ~3 h teacher + ~25 min per student.
+  SIZE    full (default)  the paper's Figure 1 (left) (Panigrahi et al. 2025, sec. 3 /
+                          reference scripts): n=100, k=6, SGD batch 1; teacher H=50,000, lr
+                          5e-3 constant, 20M steps, trajectory every 100k; students H=100
+                          (``--config.student.model.hidden=1000`` for the wider ones), lr 1e-2
+                          warmup 6% + cosine, 20M steps; seeds 0 and 1 of CE, one-shot,
+                          progressive on the reference's rule (checkpoint at or after
+                          student_step x 1) and progressive:auto (the checkpoint in the
+                          teacher's transition found by phase_transition for 1M steps, then
+                          the final).  Wall time on the 2-core CPU (README, "Full size"): the
+                          teacher runs at ~1,200 steps/s (4.6 h for 20M, measured in
+                          progress); a distillation student is bound by the H=50,000 teacher's
+                          logits (~4,300 steps/s: ~80 min per 20M-step student), a CE student
+                          takes minutes.  Expected (the paper): the teacher's accuracy jumps
+                          near 10M steps; progressive students jump right after; CE and
+                          one-shot stay at chance for most of 20M.
           repro           the small reproduction in README: n=50, k=5, teacher H=2,000 (600k
                           steps, 20 s on the 2-core CPU), students H=100 for 2M steps x 5 seeds
                           each of CE, one-shot, progressive (checkpoint 280k for 100k steps,
@@ -45,11 +53,14 @@ def get_config(arg: str | None = None):
       data=cb.parity_data(),
       teacher=dict(model=cb.mlp((50_000,)), optim=cb.optimizer('sgd', 5e-3, 'constant'),
                    batch_size=1, num_steps=20_000_000, trajectory_every_steps=100_000),
-      student=dict(model=cb.mlp((1_000,)), optim=cb.optimizer('sgd', 1e-2, 'cosine', 0.06),
-                   batch_size=1, num_steps=8_000_000))
-
+      student=dict(model=cb.mlp((100,)), optim=cb.optimizer('sgd', 1e-2, 'cosine', 0.06),
+                   batch_size=1, num_steps=20_000_000))
   c.student.curriculum.stage_steps = (1_000_000,)
-  if size == 'repro':
+  if size == 'full':
+    c.pipeline_methods = ('ce', 'one_shot', 'progressive', 'progressive:auto')
+    c.pipeline_student_seeds = (0, 1)
+    c.student.schedule.steps_per_checkpoint = (1_000_000,)  # progressive:auto's (2, T)
+  elif size == 'repro':
     c.student.curriculum.stage_steps = (100_000,)
     c.data.update(n=50, k=5)
     c.teacher.model.hidden = (2_000,)

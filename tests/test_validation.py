@@ -60,8 +60,8 @@ def test_transformer_fields_are_checked():
 def test_default_is_the_full_size_pipeline():
   c = MODULE.get_config()
   assert (c.method, c.size, c.teacher.model.hidden, c.student.model.hidden) == (
-      'pipeline', 'full', (50_000,), (1_000,))
-  assert (c.data.n, c.data.k, c.teacher.num_steps) == (100, 6, 8_000_000)
+      'pipeline', 'full', (50_000,), (100,))
+  assert (c.data.n, c.data.k, c.teacher.num_steps) == (100, 6, 20_000_000)
 
 
 def test_unknown_variant_lists_the_valid_ones():
