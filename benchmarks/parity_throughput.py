@@ -7,7 +7,9 @@ Workloads (n=100, 2 labels, SGD lr 5e-3 constant, batch 1):
 pdistill runs each through ``steps.make_chunk_fn`` as training does (batches drawn on device
 inside the chunk; for distillation the teacher's logits from one batched forward per chunk),
 once step by step and once with ``lowrank_sgd`` (K = the configs' ``loop.sgd_block_steps``).
-For distillation it also times the teacher's logits alone: no student path can beat them.
+For distillation the block path's teacher forward is ``mlp.logits_by_hidden_blocks`` (what
+training runs) and the per-step side's is the plain ``MLP.apply`` (what it ran before both),
+and the teacher's blocked logits are also timed alone: no student path can beat them.
 The PyTorch loop is the reference implementation's way: torch.nn.Linear layers, one
 ``torch.optim.SGD`` step per example, the teacher's forward per example (data made
 beforehand, not timed).  Rounds are interleaved; the table gives medians and the median of
@@ -33,7 +35,7 @@ import numpy as np
 from pdistill import lowrank_sgd, optimizers, steps
 from pdistill.config import builders, files
 from pdistill.data import tasks
-from pdistill.models.mlp import MLP
+from pdistill.models.mlp import MLP, logits_by_hidden_blocks
 
 N = 100
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,10 +53,15 @@ def default_block_steps() -> int:
   return config.loop.sgd_block_steps
 
 
+
+def blocked_logits(variables, x):
+  """The teacher's forward as training runs it (engine.chunks: one-hidden-layer MLP teachers)."""
+  return logits_by_hidden_blocks(variables['params'], x)
+
 class Fused:
   """One workload through pdistill's chunk; ``run(steps)`` trains on and returns steps/s."""
 
-  def __init__(self, hidden, teacher_hidden, chunk, block_steps):
+  def __init__(self, hidden, teacher_hidden, chunk, block_steps, blocked_teacher=True):
     task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
     model = MLP(hidden=(hidden,), num_labels=2)
     tx = optimizers.make_optimizer(builders.optimizer('sgd', 5e-3), 10**9)
@@ -63,7 +70,8 @@ class Fused:
     if distill:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
-      teacher_apply, self.stack = t_model.apply, jax.tree.map(lambda a: a[None], t_params)
+      teacher_apply = blocked_logits if blocked_teacher else t_model.apply
+      self.stack = jax.tree.map(lambda a: a[None], t_params)
     run_steps = None
     if block_steps:
       run_steps = lowrank_sgd.make_run_steps(
@@ -104,7 +112,7 @@ class TeacherForward:
     def logits(params, chunk_input):
       inputs = task.batches(chunk_input)['inputs']
       flat = inputs.reshape((-1,) + inputs.shape[2:])
-      return steps.apply_in_batches(lambda x: model.apply({'params': params}, x), flat, 1024)
+      return steps.apply_in_batches(lambda x: logits_by_hidden_blocks(params, x), flat, 1024)
 
     self.fn, self.params, self.task, self.chunk, self.begin = jax.jit(logits), params, task, chunk, 0
     self.run(chunk)
@@ -179,7 +187,7 @@ def main():
     num_steps, chunk = num_steps // scale, max(chunk // scale, 1)
     torch_steps = max(torch_steps // scale, 10)
     runners = {'low': Fused(hidden, teacher_hidden, chunk, block_steps),
-               'step': Fused(hidden, teacher_hidden, chunk, 0)}
+               'step': Fused(hidden, teacher_hidden, chunk, 0, blocked_teacher=False)}
     if teacher_hidden:
       runners['teacher'] = TeacherForward(teacher_hidden, chunk)
     if torch_version:

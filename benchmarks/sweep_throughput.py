@@ -37,7 +37,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from pdistill import lowrank_sgd, optimizers, steps
 from pdistill.config import builders
 from pdistill.data import tasks
-from pdistill.models.mlp import MLP
+from pdistill.models.mlp import MLP, logits_by_hidden_blocks
 from pdistill.parallel import multihost
 
 RATES, SEEDS = (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), (0, 1, 2)
@@ -64,6 +64,11 @@ def sgd(lr=1e-2):
                                         warmup_frac=0.06, momentum=0.0, weight_decay=0.0))
 
 
+
+def blocked_logits(variables, x):
+  """The teacher's forward as training runs it (engine.chunks: one-hidden-layer MLP teachers)."""
+  return logits_by_hidden_blocks(variables['params'], x)
+
 class Case:
 
   def __init__(self, hidden: int, teacher_hidden: int | None, num_steps: int,
@@ -76,7 +81,7 @@ class Case:
     if teacher_hidden:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(99), jnp.zeros((1, N)))['params']
-      self.teacher_apply, self.stack = t_model.apply, jax.tree.map(lambda a: a[None], t_params)
+      self.teacher_apply, self.stack = blocked_logits, jax.tree.map(lambda a: a[None], t_params)
     self.num_steps = num_steps
     self.starts = jnp.zeros((1,), jnp.int32)
 

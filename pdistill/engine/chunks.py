@@ -5,7 +5,8 @@ from __future__ import annotations
 import jax
 
 from pdistill import config as config_lib
-from pdistill import curriculum, lowrank_sgd, steps
+from pdistill import curriculum, lowrank_sgd, models, steps
+from pdistill.models import mlp
 from pdistill.engine.setup import Member, Setup
 from pdistill.parallel import mesh as mesh_lib
 
@@ -31,6 +32,8 @@ class Chunks:
     else:
       step_fn = steps.make_train_step(setup.model.apply, tx, distill=teacher is not None, **kw)
       teacher_apply = teacher.apply if teacher else None
+      if teacher and models.is_one_hidden_layer_mlp(teacher.model_config):
+        teacher_apply = lambda variables, x: mlp.logits_by_hidden_blocks(variables['params'], x)
       target = steps.TEACHER_LOGITS
     run_steps = None
     if self._block_steps and not stages:
@@ -58,7 +61,7 @@ def sgd_block_steps(config) -> int:
   student carries extra heads and losses: ``Chunks`` keeps it step by step."""
   run = config_lib.run_section(config)
   model, optim = run.model, run.optim
-  if (model.name != 'mlp' or len(model.hidden) != 1 or optim.name != 'sgd' or optim.momentum
+  if (not models.is_one_hidden_layer_mlp(model) or optim.name != 'sgd' or optim.momentum
       or optim.weight_decay):
     return 0
   return config.loop.get('sgd_block_steps', 0)

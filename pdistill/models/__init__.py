@@ -6,6 +6,12 @@ from pdistill.models.transformer import Transformer
 MODEL_NAMES = ('mlp', 'gpt2', 'bert')
 
 
+def is_one_hidden_layer_mlp(model_config) -> bool:
+  """The models ``lowrank_sgd`` trains and ``mlp.logits_by_hidden_blocks`` evaluates
+  (``model_config``: a config section or a saved run's dict)."""
+  return model_config['name'] == 'mlp' and len(model_config['hidden']) == 1
+
+
 def build(model_config, task):
   name = model_config.name
   if name == 'mlp':
