@@ -10,7 +10,6 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import pytest
 
 from pdistill import lowrank_sgd, optimizers, steps
 from pdistill.config import builders
