@@ -44,8 +44,8 @@ setup(
         'tensorflow-datasets>=4.9.7', 'array-record>=0.5',
     ],
     extras_require={
-        'test': ['pytest>=8', 'tensorboard>=2.15', 'nbclient>=0.10', 'nbformat>=5.10',
-                 'ipykernel>=6.29', 'import-linter>=2.1'],
+        'test': ['pytest>=8', 'pytest-xdist>=3.5', 'tensorboard>=2.15', 'nbclient>=0.10',
+                 'nbformat>=5.10', 'ipykernel>=6.29', 'import-linter>=2.1'],
         'tpu': ['jax[tpu]'],  # Cloud TPU VMs (launch/tpu_pod.sh installs it)
         'cuda': ['jax[cuda12]'],  # NVIDIA GPUs (launch/slurm.sh)
     },

@@ -5,7 +5,8 @@ import os
 os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8').strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
-# One persistent compilation cache for the session and the processes its tests start: many
+# One persistent compilation cache for the session (each pytest-xdist worker has its own) and
+# the processes its tests start: many
 # tests compile the same tiny programs (the same tiny teacher, the CLI's smoke runs).  A fresh
 # folder per session, so nothing compiled by other code is ever reused.
 import tempfile  # noqa: E402
