@@ -6,9 +6,9 @@ os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
                            ' --xla_force_host_platform_device_count=8').strip()
 os.environ.setdefault('JAX_PLATFORMS', 'cpu')
 # One persistent compilation cache for the session (each pytest-xdist worker has its own) and
-# the processes its tests start: many
-# tests compile the same tiny programs (the same tiny teacher, the CLI's smoke runs).  A fresh
-# folder per session, so nothing compiled by other code is ever reused.
+# the processes its tests start: many tests compile the same tiny programs (the same tiny
+# teacher, the CLI's smoke runs).  A fresh folder per session, so nothing compiled by other
+# code is ever reused.
 import tempfile  # noqa: E402
 
 os.environ['JAX_COMPILATION_CACHE_DIR'] = tempfile.mkdtemp(prefix='pdistill_test_jit_')
