@@ -214,7 +214,7 @@ def test_one_device_equals_eight_devices(tmp_path):
   assert len(jax.devices()) == 8
   results = {}
   for devices in (1, 8):
-    c = tiny('teacher', num_devices=devices)
+    c = tiny('teacher', num_devices=devices, sgd_block_steps=8)  # lowrank_sgd's recursion
     c.teacher.update(batch_size=16, num_steps=500)
     workdir = str(tmp_path / f'd{devices}')
     train_and_evaluate(c, workdir)
