@@ -10,6 +10,7 @@ import pytest
 
 from pdistill import sweep
 from pdistill.config import ConfigError
+from pdistill.engine import Diverged
 from pdistill.metrics import log as metrics_log
 from pdistill.parallel import multihost
 from pdistill.storage import checkpoints
@@ -170,3 +171,22 @@ def test_cpu_devices_flag_spreads_a_sweep_over_host_devices(tmp_path):
 def test_cpu_devices_must_be_positive():
   with pytest.raises(ValueError, match='--cpu_devices=0 must be at least 1'):
     multihost.use_cpu_devices(0)
+
+
+def test_a_diverged_member_is_reported_and_the_others_go_on(tmp_path, caplog):
+  c = tiny('ce')
+  c.student.num_steps = 500
+  c.sweep.update(learning_rates=(1e30, 2e-2), seeds=(0,))
+  final = train_and_evaluate(c, str(tmp_path / 'one'))
+  assert 'diverged at step 250' in caplog.text
+  diverged, healthy = (metrics_log.read(sweep.member_dir(str(tmp_path / 'one'), lr, 0))
+                       for lr in (1e30, 2e-2))
+  assert np.isfinite(diverged[0]['eval_loss']) and not np.isfinite(diverged[1]['eval_loss'])
+  assert [r['step'] for r in healthy] == [0, 250, 500]
+  assert all(np.isfinite(list(r.values())).all() for r in healthy)
+  assert final['lr_0.02/seed_0']['step'] == 500
+  # Every member diverged: the sweep stops, as a plain run does.
+  c.sweep.learning_rates = (1e30, 1e29)
+  with pytest.raises(Diverged, match='diverged at step 250'):
+    train_and_evaluate(c, str(tmp_path / 'all'))
+
