@@ -14,10 +14,10 @@ Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
                           student_step x 1) and progressive:auto (the checkpoint in the
                           teacher's transition found by phase_transition for 1M steps, then
                           the final).  Wall time on the 2-core CPU (README, "Full size"): the
-                          teacher runs at ~1,200 steps/s (4.6 h for 20M, measured in
+                          teacher runs at 1,200-1,450 steps/s (~4.3 h for 20M, measured in
                           progress); a distillation student is bound by the H=50,000 teacher's
-                          logits (~4,300 steps/s: ~80 min per 20M-step student), a CE student
-                          takes minutes.  Expected (the paper): the teacher's accuracy jumps
+                          logits (~6,500 steps/s: ~50 min per 20M-step student, projected), a
+                          CE student took 3 min.  Expected (the paper): the teacher's accuracy jumps
                           near 10M steps; progressive students jump right after; CE and
                           one-shot stay at chance for most of 20M.
           repro           the small reproduction in README: n=50, k=5, teacher H=2,000 (600k
