@@ -33,12 +33,11 @@ import ml_collections
 import numpy as np
 
 from pdistill import lowrank_sgd, optimizers, steps
-from pdistill.config import builders, files
+from pdistill.config import builders
 from pdistill.data import tasks
-from pdistill.models.mlp import MLP, logits_by_hidden_blocks
+from pdistill.models.mlp import MLP, apply_by_hidden_blocks, logits_by_hidden_blocks
 
 N = 100
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # name, student H, teacher H, pdistill steps per round, chunk, torch steps per round,
 # target ratio of the low-rank path to the per-step path (issue 12)
 CASES = [
@@ -48,21 +47,21 @@ CASES = [
 ]
 
 
-def default_block_steps() -> int:
-  config = files.load_module(os.path.join(REPO, 'configs', 'parity_mlp.py')).get_config('teacher')
-  return config.loop.sgd_block_steps
+def parity_task():
+  return tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
 
 
+def chunk_inputs(task, begin, num_steps, chunk):
+  """The chunk inputs of steps begin..begin+num_steps-1 (made before timing)."""
+  return [jax.tree.map(lambda a: a[0], task.chunk_input([0], b, chunk))
+          for b in range(begin, begin + num_steps, chunk)]
 
-def blocked_logits(variables, x):
-  """The teacher's forward as training runs it (engine.chunks: one-hidden-layer MLP teachers)."""
-  return logits_by_hidden_blocks(variables['params'], x)
 
 class Fused:
   """One workload through pdistill's chunk; ``run(steps)`` trains on and returns steps/s."""
 
   def __init__(self, hidden, teacher_hidden, chunk, block_steps, blocked_teacher=True):
-    task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
+    task = parity_task()
     model = MLP(hidden=(hidden,), num_labels=2)
     tx = optimizers.make_optimizer(builders.optimizer('sgd', 5e-3), 10**9)
     distill = teacher_hidden is not None
@@ -70,12 +69,11 @@ class Fused:
     if distill:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
-      teacher_apply = blocked_logits if blocked_teacher else t_model.apply
+      teacher_apply = apply_by_hidden_blocks if blocked_teacher else t_model.apply
       self.stack = jax.tree.map(lambda a: a[None], t_params)
     run_steps = None
     if block_steps:
-      run_steps = lowrank_sgd.make_run_steps(
-          steps.make_logits_loss(distill=distill, alpha=0.0), tx, block_steps)
+      run_steps = lowrank_sgd.make_run_steps(tx, block_steps, distill=distill, alpha=0.0)
     step = steps.make_train_step(model.apply, tx, distill=distill, alpha=0.0)
     self.fn = jax.jit(steps.make_chunk_fn(step, task.batches, teacher_apply=teacher_apply,
                                           teacher_batch_rows=1024, run_steps=run_steps),
@@ -85,12 +83,9 @@ class Fused:
     self.task, self.chunk, self.begin = task, chunk, 0
     self.run(chunk)  # compile
 
-  def _inputs(self, begin):
-    return jax.tree.map(lambda a: a[0], self.task.chunk_input([0], begin, self.chunk))
-
   def run(self, num_steps):
     starts, key = jnp.zeros((1,), jnp.int32), jax.random.key(0)
-    inputs = [self._inputs(b) for b in range(self.begin, self.begin + num_steps, self.chunk)]
+    inputs = chunk_inputs(self.task, self.begin, num_steps, self.chunk)
     t0 = time.perf_counter()
     for i, chunk_input in enumerate(inputs):
       self.state, _ = self.fn(self.state, self.stack, starts, chunk_input, key,
@@ -105,7 +100,7 @@ class TeacherForward:
   the distillation step, whichever way the student trains."""
 
   def __init__(self, teacher_hidden, chunk):
-    task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
+    task = parity_task()
     model = MLP(hidden=(teacher_hidden,), num_labels=2)
     params = model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
 
@@ -114,12 +109,12 @@ class TeacherForward:
       flat = inputs.reshape((-1,) + inputs.shape[2:])
       return steps.apply_in_batches(lambda x: logits_by_hidden_blocks(params, x), flat, 1024)
 
-    self.fn, self.params, self.task, self.chunk, self.begin = jax.jit(logits), params, task, chunk, 0
+    self.fn, self.params, self.task = jax.jit(logits), params, task
+    self.chunk, self.begin = chunk, 0
     self.run(chunk)
 
   def run(self, num_steps):
-    inputs = [jax.tree.map(lambda a: a[0], self.task.chunk_input([0], b, self.chunk))
-              for b in range(self.begin, self.begin + num_steps, self.chunk)]
+    inputs = chunk_inputs(self.task, self.begin, num_steps, self.chunk)
     t0 = time.perf_counter()
     for chunk_input in inputs:
       out = self.fn(self.params, chunk_input)
@@ -167,10 +162,10 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--rounds', type=int, default=5)
   parser.add_argument('--quick', action='store_true', help='10x fewer steps (a smoke check)')
-  parser.add_argument('--block_steps', type=int, default=None,
-                      help='K of the low-rank path (default: the configs\' loop.sgd_block_steps)')
+  parser.add_argument('--block_steps', type=int, default=builders.SGD_BLOCK_STEPS,
+                      help='K of the low-rank path (default: loop.sgd_block_steps\'s)')
   args = parser.parse_args()
-  block_steps = args.block_steps or default_block_steps()
+  block_steps = args.block_steps
   scale = 10 if args.quick else 1
   try:
     import torch

@@ -37,7 +37,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from pdistill import lowrank_sgd, optimizers, steps
 from pdistill.config import builders
 from pdistill.data import tasks
-from pdistill.models.mlp import MLP, logits_by_hidden_blocks
+from pdistill.models.mlp import MLP, apply_by_hidden_blocks
 from pdistill.parallel import multihost
 
 RATES, SEEDS = (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), (0, 1, 2)
@@ -49,7 +49,7 @@ def parse_args():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--repeats', type=int, default=3)
   parser.add_argument('--quick', action='store_true', help='10x fewer steps (a smoke check)')
-  parser.add_argument('--block_steps', type=int, default=64,
+  parser.add_argument('--block_steps', type=int, default=builders.SGD_BLOCK_STEPS,
                       help='K of lowrank_sgd on both sides, as training runs it (configs\' '
                       'loop.sgd_block_steps); 0 = step by step')
   cores = os.cpu_count() or 1
@@ -63,12 +63,6 @@ def sgd(lr=1e-2):
   return ml_collections.ConfigDict(dict(name='sgd', learning_rate=lr, lr_schedule='cosine',
                                         warmup_frac=0.06, momentum=0.0, weight_decay=0.0))
 
-
-
-def blocked_logits(variables, x):
-  """The teacher's forward as training runs it (engine.chunks: one-hidden-layer MLP teachers)."""
-  return logits_by_hidden_blocks(variables['params'], x)
-
 class Case:
 
   def __init__(self, hidden: int, teacher_hidden: int | None, num_steps: int,
@@ -81,7 +75,8 @@ class Case:
     if teacher_hidden:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(99), jnp.zeros((1, N)))['params']
-      self.teacher_apply, self.stack = blocked_logits, jax.tree.map(lambda a: a[None], t_params)
+      self.teacher_apply = apply_by_hidden_blocks  # as training runs an MLP teacher
+      self.stack = jax.tree.map(lambda a: a[None], t_params)
     self.num_steps = num_steps
     self.starts = jnp.zeros((1,), jnp.int32)
 
@@ -90,8 +85,7 @@ class Case:
     step = steps.make_train_step(self.model.apply, tx, distill=distill, alpha=0.0)
     run_steps = None
     if self.block_steps:  # as training runs a one-hidden-layer MLP under plain SGD
-      run_steps = lowrank_sgd.make_run_steps(
-          steps.make_logits_loss(distill=distill, alpha=0.0), tx, self.block_steps)
+      run_steps = lowrank_sgd.make_run_steps(tx, self.block_steps, distill=distill, alpha=0.0)
     return steps.make_chunk_fn(step, self.task.batches, teacher_apply=self.teacher_apply,
                                teacher_batch_rows=teacher_rows, run_steps=run_steps)
 

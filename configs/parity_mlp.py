@@ -17,9 +17,9 @@ Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
                           teacher runs at 1,200-1,450 steps/s (~4.3 h for 20M, measured in
                           progress); a distillation student is bound by the H=50,000 teacher's
                           logits (~6,500 steps/s: ~50 min per 20M-step student, projected), a
-                          CE student took 3 min.  Expected (the paper): the teacher's accuracy jumps
-                          near 10M steps; progressive students jump right after; CE and
-                          one-shot stay at chance for most of 20M.
+                          CE student took 3 min.  Expected (the paper): the teacher's
+                          accuracy jumps near 10M steps; progressive students jump right
+                          after; CE and one-shot stay at chance for most of 20M.
           repro           the small reproduction in README: n=50, k=5, teacher H=2,000 (600k
                           steps, 20 s on the 2-core CPU), students H=100 for 2M steps x 5 seeds
                           each of CE, one-shot, progressive (checkpoint 280k for 100k steps,

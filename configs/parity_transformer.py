@@ -25,12 +25,13 @@ r"""Sparse parity with small GPT-2-style transformers: inputs as tokens, class a
          How it was sized (measured; benchmarks/RESULTS.md): at n=20, k=3 an 8-head (width 64)
          teacher also learns (1,400 steps) but a 2-head (width 16) student stays at chance
          by CE (8,000 steps), one-shot (6,000) and progressive (4,000-6,000); k=4 leaves the
-         8-head teacher at chance through 6,000 steps.  Width, not the head count, sets a CPU step's cost (16 or
-         4 heads at width 128: both ~36 steps/s), so 16 heads x 8 is the widest teacher that
-         fits.  Going from checkpoint 1,400 straight to the final teacher, 1 seed in 3 fell
-         back to chance for good; 1,500 in between fixed it.  The teacher's outputs for
-         distillation are computed 128 rows at a time (benchmarks/teacher_rows.py: 2.2x the
-         rows/s of the default 4,096-row groups on this CPU).
+         8-head teacher at chance through 6,000 steps.  Width, not the head count, sets a
+         CPU step's cost (16 or 4 heads at width 128: both ~36 steps/s), so 16 heads x 8
+         is the widest teacher that fits.  Going from checkpoint 1,400 straight to the
+         final teacher, 1 seed in 3 fell back to chance for good; 1,500 in between fixed
+         it.  The teacher's outputs for distillation are computed 128 rows at a time
+         (benchmarks/teacher_rows.py: 2.2x the rows/s of the default 4,096-row groups on
+         this CPU).
   smoke  n=10, k=2, 2 layers of width 32 / 16: seconds on a CPU.
 
   python -m pdistill.main --config=configs/parity_transformer.py:smoke --workdir=/tmp/pt

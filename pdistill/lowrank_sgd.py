@@ -6,7 +6,8 @@ is a scalar times the gradient) K consecutive steps need only one pass of each. 
 ``u_s = m_s * dL_s/dz_s`` (the step's multiplier, -lr, times the gradient of its hidden
 pre-activations z) and X_s the step's inputs,
 
-  W1 at step t = W1_0 + sum_{s<t} X_s^T u_s,  so  z_t = (X W1_0)[t] + b1_t + sum_{s<t} (X_t X_s^T) u_s
+  W1 at step t = W1_0 + sum_{s<t} X_s^T u_s, so
+  z_t = (X W1_0)[t] + b1_t + sum_{s<t} (X_t X_s^T) u_s
 
 one matmul gives the pre-activations of the whole block, the Gram matrix X X^T corrects them
 for the block's own earlier updates, and one rank-K update ends the block.  b1, W2 and b2
@@ -20,12 +21,12 @@ corrected into the second half's pre-activations with one matmul, then the secon
 solved; at most ``LEAF_STEPS`` steps run one by one.  A step then touches O(log K) rows of H
 floats instead of the block's K.
 
-``make_run_steps`` gives the same ``run(state, steps, batches, rng) -> (state, metric sums)``
-as the per-step scan of ``steps.make_chunk_fn``.  The caller decides that it applies: params
-``{'Dense_0': {kernel, bias}, 'Dense_1': {kernel, bias}}`` (``models.MLP`` with one hidden
-layer) and an optimizer whose update is a scalar times the gradient and whose state does not
-depend on the params (optax ``sgd`` without momentum or weight decay, also under
-``inject_hyperparams``).
+``make_run_steps`` gives the same ``run(state, steps, batches, rng) -> (state, metric sums)`` as
+the per-step scan of ``steps.make_chunk_fn``, for the loss ``steps.make_train_step`` takes. The
+caller decides that it applies: params ``{'Dense_0': {kernel, bias}, 'Dense_1': {kernel,
+bias}}`` (``models.MLP`` with one hidden layer) and an optimizer whose update is a scalar times
+the gradient and whose state does not depend on the params (optax ``sgd`` without momentum or
+weight decay, also under ``inject_hyperparams``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pdistill import losses
+from pdistill import steps as steps_lib
 
 # Steps run one by one at the bottom of the recursion: at H=50,000, 8 ran 3-20% slower and a
 # Python-unrolled leaf (or nested scans at every level) 2x slower; each leaf is its own loop
@@ -48,13 +49,16 @@ def block_length(length: int, block_steps: int) -> int:
   """Steps per block for a chunk of ``length`` steps: the largest divisor of ``length`` not
   above ``block_steps`` if at least half of it (one compiled block serves the whole chunk),
   else ``block_steps`` (the remainder is a second, shorter block)."""
-  best = max(d for d in range(1, min(length, block_steps) + 1) if length % d == 0)
+  best = steps_lib.largest_divisor_at_most(length, block_steps)
   return best if 2 * best >= min(length, block_steps) else block_steps
 
 
-def make_run_steps(logits_loss: Callable, tx: optax.GradientTransformation,
-                   block_steps: int) -> Callable:
-  """``run(state, steps, batches, rng)`` for ``logits_loss(logits, batch) -> loss``."""
+def make_run_steps(tx: optax.GradientTransformation, block_steps: int, *, distill: bool,
+                   alpha: float = 1.0, temperature: float = 1.0) -> Callable:
+  """``run(state, steps, batches, rng)``: CE steps, or distillation steps (as
+  ``steps.make_train_step``), K = ``block_steps`` at a time."""
+  logits_loss = steps_lib.make_logits_loss(distill=distill, alpha=alpha,
+                                           temperature=temperature)
 
   def one_step(small, z, batch):
     """One SGD step of everything but W1, given the step's pre-activations without b1.
@@ -118,9 +122,8 @@ def make_run_steps(logits_loss: Callable, tx: optax.GradientTransformation,
              params['Dense_1']['bias'], state.opt_state)
     targets = {k: v for k, v in batches.items() if k != 'inputs'}  # what a step reads
     (b1, w2t, b2, opt_state), u, logits = solve(small, z, gram, targets)
-    metrics = jax.vmap(lambda lg, b: {
-        'loss': logits_loss(lg, b),
-        'accuracy': losses.accuracy(lg, b['labels'], b.get('weights'))})(logits, batches)
+    metrics = jax.vmap(lambda lg, b: steps_lib.step_metrics(logits_loss(lg, b), lg, b))(
+        logits, batches)
     sums = jax.tree.map(lambda s, m: s + jnp.sum(m), sums, metrics)
     params = {'Dense_0': {'kernel': w1 + jnp.einsum('kbn,kbh->nh', x, u), 'bias': b1},
               'Dense_1': {'kernel': w2t.T, 'bias': b2}}

@@ -1,14 +1,14 @@
 """Locates a teacher's phase transition in its trajectory metrics and proposes checkpoints.
 
 The transition is the stretch where the (lightly smoothed) eval curve makes most of its total
-change: from where it first passes 10% of the way from its starting level to its final level,
-to where it passes 90%.  The starting level is the flat start, not the random initialisation:
-saved steps before the first interval that changes the curve by less than an average interval
-does are the initial fit of the easy statistics (a masked LM's token frequencies, in the
-first few dozen steps), a phase of its own that precedes the plateau.  The steepest point is
-the largest single rise between saved checkpoints.  For ``points`` intermediate checkpoints the proposal takes the saved steps where
-the curve first reaches 1/(points+1), 2/(points+1), ... of the rise: one point = the middle.
-``schedule.kind=auto`` builds a progressive schedule from that proposal.
+change: from where it first passes 10% of the way from its starting level to its final level, to
+where it passes 90%. The starting level is the flat start, not the random initialisation: saved
+steps before the first interval that changes the curve by less than an average interval does are
+the initial fit of the easy statistics (a masked LM's token frequencies, in the first few dozen
+steps), a phase of its own that precedes the plateau. The steepest point is the largest single
+rise between saved checkpoints. For ``points`` intermediate checkpoints the proposal takes the
+saved steps where the curve first reaches 1/(points+1), 2/(points+1), ... of the rise: one point
+= the middle. ``schedule.kind=auto`` builds a progressive schedule from that proposal.
 
   python -m pdistill.phase_transition runs/teacher [--points 1] [--metric eval_accuracy]
 """

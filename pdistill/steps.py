@@ -53,11 +53,15 @@ def make_step(loss_fn: Callable, tx: optax.GradientTransformation):
     (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics = {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'],
-                                                           batch.get('weights'))}
-    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+    return (state.replace(step=state.step + 1, params=params, opt_state=opt_state),
+            step_metrics(loss, logits, batch))
 
   return train_step
+
+
+def step_metrics(loss, logits, batch) -> dict:
+  """A train step's metrics: its loss, and the accuracy of ``logits`` on the batch's labels."""
+  return {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'], batch.get('weights'))}
 
 
 def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
@@ -110,14 +114,14 @@ def make_eval_fn(apply_fn: Callable, eval_batch_size: int):
 def apply_in_batches(fn: Callable, inputs: jax.Array, max_rows: int) -> jax.Array:
   """fn over the leading axis in groups of at most ``max_rows`` rows (lax.map; exact split)."""
   rows = inputs.shape[0]
-  group = _largest_divisor_at_most(rows, max_rows)
+  group = largest_divisor_at_most(rows, max_rows)
   if group == rows:
     return fn(inputs)
   out = jax.lax.map(fn, inputs.reshape((rows // group, group) + inputs.shape[1:]))
   return out.reshape((rows,) + out.shape[2:])
 
 
-def _largest_divisor_at_most(n: int, bound: int) -> int:
+def largest_divisor_at_most(n: int, bound: int) -> int:
   return max(d for d in range(1, min(n, max(bound, 1)) + 1) if n % d == 0)
 
 

@@ -57,8 +57,7 @@ def _both_paths(hidden, num_steps, optim, *, distill=False, seeds=(0,), learning
     chunk_input = jax.tree.map(lambda a: a[0], task.chunk_input(seeds, 0, num_steps))
     rng = jax.random.key(0)
   step = steps.make_train_step(model.apply, tx, distill=distill, alpha=0.0)
-  low = lowrank_sgd.make_run_steps(steps.make_logits_loss(distill=distill, alpha=0.0), tx,
-                                   block_steps)
+  low = lowrank_sgd.make_run_steps(tx, block_steps, distill=distill, alpha=0.0)
   out = []
   for run_steps in (None, low):
     chunk = steps.make_chunk_fn(step, task.batches, teacher_apply=teacher_apply,

@@ -13,6 +13,10 @@ import ml_collections
 
 from pdistill.config import METHODS
 
+# One-hidden-layer MLPs under plain SGD take up to this many steps per pass over the first
+# layer (loop.sgd_block_steps; pdistill/lowrank_sgd.py: the same SGD, 2-3x faster).
+SGD_BLOCK_STEPS = 64
+
 # Panigrahi et al. tune every run's learning rate over these, with 3 seeds (appendix B).
 PAPER_SWEEP = dict(learning_rates=(1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), seeds=(0, 1, 2))
 
@@ -89,9 +93,7 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
       eval_every_steps=50_000, checkpoint_every_steps=100_000, eval_batch_size=512,
       teacher_batch_rows=1_024, log_every_secs=30.0,
       stop_on_nonfinite=True,  # a non-finite eval loss or param ends the run (exit 3)
-      # One-hidden-layer MLPs under plain SGD take up to this many steps per pass over the
-      # first layer (pdistill/lowrank_sgd.py: the same SGD, 2-3x faster); 0 = step by step.
-      sgd_block_steps=64,
+      sgd_block_steps=SGD_BLOCK_STEPS,
       num_devices=0))  # 0 = all local devices (as many as evenly split the batch)
   c.loop.update(loop or {})
   return c

@@ -2,12 +2,13 @@
 
 The five cfg3 grammars of the paper, and pdistill's own ``pdcfg5`` (the cfg3 construction with
 5 depths instead of 7, sentences of 20-54 terminals instead of 161-432; made by
-pdistill/data/build_grammar.py).  Every rule of a depth-d non-terminal has only depth-(d+1)
+pdistill/data/build_grammar.py). Every rule of a depth-d non-terminal has only depth-(d+1)
 symbols on its right-hand side and the deepest symbols a/b/c are pre-terminals, so every
-sentence is a tree with all leaves at the same depth (6 in cfg3).  The sampler expands a
-whole batch of trees level by level with numpy (one draw per node per level), which keeps a 512-sentence batch at a few milliseconds, and records for every
-terminal its ancestor at each depth: the symbol, and a node id that tells apart two adjacent
-spans of the same symbol (what the right-boundary targets and the non-terminal probes need).
+sentence is a tree with all leaves at the same depth (6 in cfg3). The sampler expands a whole
+batch of trees level by level with numpy (one draw per node per level), which keeps a
+512-sentence batch at a few milliseconds, and records for every terminal its ancestor at each
+depth: the symbol, and a node id that tells apart two adjacent spans of the same symbol (what
+the right-boundary targets and the non-terminal probes need).
 
 The sampler differs from the reference's, which was unseeded and drew with np.random.choice
 per node; it draws the same distribution.

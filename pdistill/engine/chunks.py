@@ -33,12 +33,12 @@ class Chunks:
       step_fn = steps.make_train_step(setup.model.apply, tx, distill=teacher is not None, **kw)
       teacher_apply = teacher.apply if teacher else None
       if teacher and models.is_one_hidden_layer_mlp(teacher.model_config):
-        teacher_apply = lambda variables, x: mlp.logits_by_hidden_blocks(variables['params'], x)
+        teacher_apply = mlp.apply_by_hidden_blocks
       target = steps.TEACHER_LOGITS
     run_steps = None
     if self._block_steps and not stages:
-      run_steps = lowrank_sgd.make_run_steps(
-          steps.make_logits_loss(distill=teacher is not None, **kw), tx, self._block_steps)
+      run_steps = lowrank_sgd.make_run_steps(tx, self._block_steps, distill=teacher is not None,
+                                             **kw)
     chunk = steps.make_chunk_fn(step_fn, setup.task.batches,
                                 batch_sharding=setup.batch_sharding,
                                 teacher_apply=teacher_apply,

@@ -60,7 +60,8 @@ def logits_by_hidden_blocks(params, x, block: int = HIDDEN_BLOCK):
   if hidden <= block:
     return nn.relu(x @ w1 + b1) @ w2 + b2
   pad = -hidden % block  # zero units add nothing: relu(0) = 0
-  w1, b1, w2 = jnp.pad(w1, ((0, 0), (0, pad))), jnp.pad(b1, (0, pad)), jnp.pad(w2, ((0, pad), (0, 0)))
+  w1, b1 = jnp.pad(w1, ((0, 0), (0, pad))), jnp.pad(b1, (0, pad))
+  w2 = jnp.pad(w2, ((0, pad), (0, 0)))
   blocks = (hidden + pad) // block
   parts = (w1.reshape(n, blocks, block).transpose(1, 0, 2), b1.reshape(blocks, block),
            w2.reshape(blocks, block, w2.shape[1]))
@@ -71,3 +72,9 @@ def logits_by_hidden_blocks(params, x, block: int = HIDDEN_BLOCK):
 
   zeros = jnp.zeros(x.shape[:-1] + (w2.shape[1],), w1.dtype)
   return jax.lax.scan(add_block, zeros, parts)[0] + b2
+
+
+def apply_by_hidden_blocks(variables, x):
+  """``logits_by_hidden_blocks`` with ``MLP.apply``'s signature (a teacher's ``apply``)."""
+  return logits_by_hidden_blocks(variables['params'], x)
+

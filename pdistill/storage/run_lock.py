@@ -4,9 +4,8 @@ The kernel drops the lock when its holder exits, however it exits (SIGKILL inclu
 left by a killed run is never stale: the next run takes it over at once.  The file names its
 holder (PID, host, start time) for the message a refused run prints; a run that ends removes
 it (and the workdir, if it made it and wrote nothing there), so a refused command leaves no
-trace.  A
-multi-host run is locked by process 0 only; ``flock`` on network filesystems is only as good as
-their lock support (NFSv4 and Lustre with ``flock`` mounts honour it).
+trace.  A multi-host run is locked by process 0 only; ``flock`` on network filesystems is only
+as good as their lock support (NFSv4 and Lustre with ``flock`` mounts honour it).
 """
 
 from __future__ import annotations
