@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 
 from absl import app, flags, logging
@@ -94,7 +95,9 @@ def resolve_config_flag(argv: list[str]) -> list[str]:
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
-  logging.set_verbosity(logging.ERROR)  # Orbax reports routine saves and reads
+  # Orbax logs routine saves and reads, and its writer threads log each failure with a
+  # traceback that the main thread then raises again (reported below, or shown once).
+  logging.set_verbosity(logging.FATAL)
   try:
     if _CPU_DEVICES.value is not None:
       multihost.use_cpu_devices(_CPU_DEVICES.value)
@@ -128,10 +131,14 @@ def main(argv):
     print(f'error: cannot write {cause.filename or workdir}: {cause.strerror}. What was saved '
           'before is kept; free space (or make it writable) and rerun the same command to '
           'resume from the latest checkpoint', file=sys.stderr)
-    sys.exit(2)
+    sys.stderr.flush()
+    os._exit(2)  # Orbax's writer threads would print their own copies of the error at exit
 
 
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES)
+# TensorStore (under Orbax) reports a failed write as a ValueError whose text holds the errno.
+_TENSORSTORE_ERRNO = re.compile(r"os_error_code='(\d+)'")
+_TENSORSTORE_PATH = re.compile(r'(?:Failed writing|local file):? "([^"]+)"')
 
 
 def storage_error(e: BaseException) -> OSError | None:
@@ -141,6 +148,11 @@ def storage_error(e: BaseException) -> OSError | None:
     seen.add(id(e))
     if isinstance(e, OSError) and e.errno in STORAGE_ERRNOS:
       return e
+    code = _TENSORSTORE_ERRNO.search(str(e))
+    if code and int(code.group(1)) in STORAGE_ERRNOS:
+      path = _TENSORSTORE_PATH.search(str(e))
+      return OSError(int(code.group(1)), os.strerror(int(code.group(1))),
+                     path.group(1) if path else None)
     e = e.__cause__ or e.__context__
   return None
 

@@ -22,6 +22,7 @@ from pdistill.engine import train_run
 from pdistill.metrics import plot
 from pdistill.parallel import mesh
 from pdistill.probes import pcfg_report
+from pdistill.storage import run_lock
 
 log = logging.getLogger('pdistill')
 
@@ -52,6 +53,10 @@ def run(config, workdir: str) -> dict:
       results[name] = train_run(sub, os.path.join(workdir, name))
       runs.setdefault(label, []).append(os.path.join(workdir, name))
   if not mesh.is_writer():
+    return results
+  if run_lock.read_only(workdir):  # finished (train_run refuses otherwise): keep what is there
+    log.info('pipeline: read-only workdir %s; its comparison.png and comparison.md stay as '
+             'they are', workdir)
     return results
   out = plot.plot_comparison(runs, os.path.join(workdir, 'comparison.png'),
                              teacher_workdir=teacher_dir)

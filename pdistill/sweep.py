@@ -23,10 +23,10 @@ import logging
 import os
 
 from pdistill import config as config_lib
-from pdistill.engine import Member, Setup, run_members
+from pdistill.engine import Member, Setup, finished_records, run_members
 from pdistill.metrics import plot
 from pdistill.parallel import mesh
-from pdistill.storage import run_config
+from pdistill.storage import run_config, run_lock
 
 log = logging.getLogger('pdistill')
 
@@ -54,6 +54,10 @@ def member_config(config, learning_rate: float, seed: int):
 def run(config, workdir: str) -> dict:
   rates, seeds = grid(config)
   members = [Member(s, lr, member_dir(workdir, lr, s)) for lr in rates for s in seeds]
+  if run_lock.read_only(workdir):
+    run_config.claim(workdir, config, write=False)
+    results = finished_records(config, members, workdir)
+    return {os.path.relpath(m.workdir, workdir): r for m, r in zip(members, results)}
   setup = Setup.create(config, members=len(members))
   writer = mesh.is_writer()
   # Every directory is checked before any is written, so a refused resume writes nothing.

@@ -203,3 +203,23 @@ def test_a_full_disk_is_found_behind_the_wrappers_libraries_add():
     assert storage_error(wrapped) is full
   assert storage_error(ValueError('not a disk problem')) is None
   assert storage_error(OSError(errno.ENOENT, 'missing')) is None
+
+
+def test_a_full_disk_reported_by_tensorstore_is_found():
+  # The text TensorStore gave on a real full tmpfs (tests/test_main_disks.py fills one).
+  import errno
+  message = ('RESOURCE_EXHAUSTED: Error writing "Dense_0.bias/0" in OCDBT database at local '
+             'file "/w/trajectory/1500.orbax-checkpoint-tmp/params.orbax-checkpoint-tmp/'
+             'ocdbt.process_0/": Failed writing: "/w/trajectory/1500.orbax-checkpoint-tmp/d/'
+             'b28f": Failed to write 106831 bytes to file 13: No space left on device '
+             "[os_error_code='28']")
+  try:
+    try:
+      raise ValueError(message)
+    except ValueError as e:
+      raise RuntimeError('Orbax: async save failed') from e
+  except RuntimeError as wrapped:
+    found = storage_error(wrapped)
+  assert found.errno == errno.ENOSPC and found.strerror == os.strerror(errno.ENOSPC)
+  assert found.filename.startswith('/w/trajectory/1500.orbax-checkpoint-tmp/')
+  assert storage_error(ValueError("[os_error_code='2'] missing")) is None

@@ -12,8 +12,10 @@ by the vmapped chunk, each still with its own metrics (and trajectory) directory
 * ``loop``: the thin loop that joins them (``run_members``, ``train_run``).
 """
 
-from pdistill.engine.loop import Interrupted, next_stop, run_members, train_run
+from pdistill.engine.loop import (Interrupted, finished_records, next_stop, run_members,
+                                  train_run)
 from pdistill.engine.recorder import Diverged
 from pdistill.engine.setup import Member, Setup
 
-__all__ = ['Diverged', 'Interrupted', 'Member', 'Setup', 'next_stop', 'run_members', 'train_run']
+__all__ = ['Diverged', 'Interrupted', 'Member', 'Setup', 'finished_records', 'next_stop',
+           'run_members', 'train_run']

@@ -15,6 +15,8 @@ from pdistill.engine.recorder import Recorder
 from pdistill.engine.setup import Member, Setup
 from pdistill.engine.state import initial_state
 from pdistill.parallel import mesh as mesh_lib
+from pdistill.metrics import log as metrics_log
+from pdistill.storage import checkpoints as checkpoints_lib
 from pdistill.storage import run_config, run_lock
 from pdistill.storage.checkpoints import RunCheckpoints
 
@@ -70,8 +72,26 @@ def _stop_requests():
       signal.signal(s, handler)
 
 
+def finished_records(config, members: list[Member], state_dir: str) -> list[dict]:
+  """Each member's final record, for a run in a read-only ``state_dir``: such a run can only
+  be finished already (it needs nothing written), or it is refused with WorkdirError."""
+  num_steps = config_lib.run_section(config).num_steps
+  latest = checkpoints_lib.latest_step(state_dir)
+  if latest != num_steps:
+    raise run_lock.WorkdirError(
+        f'workdir {state_dir} is read-only and its run is not finished (latest checkpoint: '
+        f'{latest}, of {num_steps} steps); make it writable to resume it')
+  log.info('%s %s: finished already (read-only workdir, nothing written)', config.method,
+           state_dir)
+  return [next(r for r in reversed(metrics_log.read(m.workdir)) if r['step'] == num_steps)
+          for m in members]
+
+
 def train_run(config, workdir: str) -> dict:
   """One teacher or student run of a validated config in ``workdir``; its last record."""
+  if run_lock.read_only(workdir):
+    run_config.claim(workdir, config, write=False)  # refuses a different run, as ever
+    return finished_records(config, [Member(config.seed, None, workdir)], workdir)[0]
   setup = Setup.create(config, members=1)
   # Already held for a run started by train_and_evaluate; a pipeline's sub-runs take their own.
   with run_lock.hold(workdir, enabled=mesh_lib.is_writer()):

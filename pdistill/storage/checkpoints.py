@@ -49,6 +49,7 @@ class RunCheckpoints:
   def save(self, step: int, state) -> None:
     if step in self._manager.all_steps():
       return
+    orbax_io.ensure_room(self._where, state)
     self._manager.save(step, args=ocp.args.Composite(
         state=ocp.args.StandardSave(state),
         **{digest.ITEM: ocp.args.JsonSave({'sha256': digest.of(state)})}))
@@ -77,6 +78,15 @@ class RunCheckpoints:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+def latest_step(workdir: str) -> int | None:
+  """The step of a run's latest checkpoint (None if it has none); opens nothing for writing."""
+  if not os.path.isdir(os.path.join(workdir, SUBDIR)):
+    return None
+  with orbax_io.manager(workdir, SUBDIR, read_only=True,
+                        item_names=('state', digest.ITEM)) as manager:
+    return manager.latest_step()
 
 
 def load_latest_params(workdir: str):

@@ -6,7 +6,9 @@ Multi-host saves are synchronous: with two managers saving asynchronously at onc
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 
 import jax
 import orbax.checkpoint as ocp
@@ -30,3 +32,19 @@ def on_one_device(abstract_tree):
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device),
                       abstract_tree)
+
+
+def ensure_room(directory: str, tree) -> None:
+  """Raises OSError(ENOSPC) naming ``directory`` unless its disk has room to save ``tree``.
+
+  Checked before every save: a save that runs out of space fails inside Orbax's writer threads,
+  which print pages of tracebacks before the error reaches the run; this stops it cleanly
+  first.  Another process filling the disk meanwhile still gets that error (``main`` reports
+  it in one line).
+  """
+  need = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
+  need += need // 10 + (64 << 10)  # Orbax's metadata, OCDBT's manifest
+  free = shutil.disk_usage(directory).free
+  if free < need:
+    raise OSError(errno.ENOSPC, f'{os.strerror(errno.ENOSPC)} ({need / 2**20:.1f} MiB needed '
+                  f'for the next save, {free / 2**20:.1f} MiB free)', directory)

@@ -24,16 +24,25 @@ class WorkdirError(ValueError):
   """A workdir that cannot be used as asked (held by another run, not a folder, headless)."""
 
 
+def read_only(workdir: str) -> bool:
+  """Whether ``workdir`` exists but cannot be written (a read-only mount, no permission)."""
+  return os.path.isdir(workdir) and not os.access(workdir, os.W_OK)
+
+
 @contextlib.contextmanager
 def hold(workdir: str, enabled: bool = True):
-  """Holds ``workdir``'s lock while the block runs; raises WorkdirError if another run has it."""
+  """Holds ``workdir``'s lock while the block runs; raises WorkdirError if another run has it.
+
+  A read-only workdir is not locked: nothing can be written there, and a run in it may only
+  report what is finished (``engine.train_run``).
+  """
   if '://' in workdir:
     raise WorkdirError(f'workdir {workdir}: remote workdirs are not supported (they are not '
                        'locked or verified); give a local or shared-filesystem path')
   if os.path.exists(workdir) and not os.path.isdir(workdir):
     raise WorkdirError(f'workdir {workdir} is a file, not a folder; give a folder path')
   key = os.path.realpath(workdir)
-  if not enabled or key in _held:
+  if not enabled or key in _held or read_only(workdir):
     yield
     return
   created = not os.path.exists(workdir)

@@ -40,6 +40,7 @@ class TrajectoryWriter:
     # disk; keep the stored one.
     if step in self._manager.all_steps():
       return
+    orbax_io.ensure_room(str(self._manager.directory), params)
     self._manager.save(step, args=ocp.args.Composite(
         params=ocp.args.StandardSave(params),
         metrics=ocp.args.JsonSave({k: float(v) for k, v in metrics.items()}),
