@@ -70,7 +70,7 @@ class Fused:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
       teacher_apply = apply_by_hidden_blocks if blocked_teacher else t_model.apply
-      self.stack = jax.tree.map(lambda a: a[None], t_params)
+      self.stack = {'params': jax.tree.map(lambda a: a[None], t_params)}
     run_steps = None
     if block_steps:
       run_steps = lowrank_sgd.make_run_steps(tx, block_steps, distill=distill, alpha=0.0)

@@ -59,7 +59,7 @@ def main():
 
   t_model, t_tx, t_state = build(c.teacher, task, 0)
   s_model, s_tx, s_state = build(c.student, task, 1)
-  stack = jax.tree.map(lambda a: a[None], t_state.params)
+  stack = {'params': jax.tree.map(lambda a: a[None], t_state.params)}
   starts = jax.numpy.zeros((1,), jax.numpy.int32)
   key = jax.random.key(0)
 

@@ -76,7 +76,7 @@ class Case:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(99), jnp.zeros((1, N)))['params']
       self.teacher_apply = apply_by_hidden_blocks  # as training runs an MLP teacher
-      self.stack = jax.tree.map(lambda a: a[None], t_params)
+      self.stack = {'params': jax.tree.map(lambda a: a[None], t_params)}
     self.num_steps = num_steps
     self.starts = jnp.zeros((1,), jnp.int32)
 

@@ -27,6 +27,10 @@ from pdistill.config import ConfigError
 
 
 def hidden_widths(model_config) -> list[int]:
+  if model_config['name'] == 'linen':
+    raise ConfigError('student.teacher_workdir', "curriculum extraction matches hidden layers "
+                      "of pdistill's own models (mlp, gpt2, bert), not a 'linen' teacher's; "
+                      'distil it by one_shot or progressive')
   if model_config['name'] == 'mlp':
     return list(model_config['hidden'])
   return [model_config['width']] * model_config['depth']
@@ -85,8 +89,9 @@ def make_stage_step(model: CurriculumStudent, tx: optax.GradientTransformation, 
   """``(state, batch, rng) -> (state, metrics)`` for one stage; the last stage distils logits."""
   hidden_stage = stage < len(model.head_widths)
 
-  def loss_fn(params, batch):
-    variables = {'params': params}
+  def loss_fn(params, batch, model_state, rng):
+    del rng  # pdistill's own models only (setup refuses stateful or dropout students)
+    variables = {'params': params, **model_state}
     logits = model.apply(variables, batch['inputs'])
     if hidden_stage:
       predicted = model.apply(variables, batch['inputs'], stage, method=model.stage_output)
@@ -95,7 +100,7 @@ def make_stage_step(model: CurriculumStudent, tx: optax.GradientTransformation, 
       loss = losses.distillation_loss(logits, batch['labels'], batch[steps.TEACHER_LOGITS],
                                       alpha=alpha, temperature=temperature,
                                       weights=batch.get('weights'))
-    return loss, logits
+    return loss, (logits, model_state)
 
   return steps.make_step(loss_fn, tx)
 

@@ -1,6 +1,8 @@
 """Pure training and evaluation steps, and the fused multi-step chunk that jit compiles.
 
-A step is ``(state, batch, rng) -> (state, metrics)``.  A batch holds ``inputs``, ``labels``,
+A step is ``(state, batch, rng) -> (state, metrics)``; ``rng`` drives the model's dropout
+(``models.calls``: a model taking ``train`` gets ``train=True`` and a ``dropout`` rng in
+training), and the state carries the model's non-param collections (BatchNorm statistics).  A batch holds ``inputs``, ``labels``,
 optionally ``weights`` (which positions count) and, when distilling, the teacher's targets:
 ``teacher_logits`` (``TEACHER_LOGITS``), or in a curriculum's hidden stages the projected
 teacher features (``TEACHER_FEATURES``).
@@ -20,12 +22,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 
 from pdistill import losses
+from pdistill.models import calls
 from pdistill.schedules import position_in_jit
 
 TEACHER_LOGITS = 'teacher_logits'
@@ -36,24 +40,33 @@ class TrainState(flax.struct.PyTreeNode):
   step: jax.Array
   params: Any
   opt_state: Any
+  model_state: Any = flax.struct.field(default_factory=dict)  # e.g. {'batch_stats': ...}
 
 
-def create_state(params, tx: optax.GradientTransformation) -> TrainState:
-  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+def create_state(params, tx: optax.GradientTransformation, model_state=None) -> TrainState:
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
+                    model_state=model_state or {})
+
+
+def variables(state: TrainState) -> dict:
+  """What ``apply`` takes: the params and the model's other collections."""
+  return calls.join(state.params, state.model_state)
 
 
 def make_step(loss_fn: Callable, tx: optax.GradientTransformation):
-  """``(state, batch, rng) -> (state, metrics)`` from ``loss_fn(params, batch) -> (loss, logits)``.
+  """``(state, batch, rng) -> (state, metrics)`` from
+  ``loss_fn(params, batch, model_state, rng) -> (loss, (logits, new model_state))``.
 
   Accuracy is always of ``logits`` against the batch's labels, whatever the loss trains.
   """
 
   def train_step(state: TrainState, batch, rng):
-    del rng  # no stochastic layers yet; kept so every step has the same signature
-    (loss, logits), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch)
+    (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        state.params, batch, state.model_state, rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    return (state.replace(step=state.step + 1, params=params, opt_state=opt_state),
+    return (state.replace(step=state.step + 1, params=params, opt_state=opt_state,
+                          model_state=model_state),
             step_metrics(loss, logits, batch))
 
   return train_step
@@ -64,15 +77,22 @@ def step_metrics(loss, logits, batch) -> dict:
   return {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'], batch.get('weights'))}
 
 
-def make_train_step(apply_fn: Callable, tx: optax.GradientTransformation, *,
+def make_train_step(model: nn.Module | Callable, tx: optax.GradientTransformation, *,
                     distill: bool, alpha: float = 1.0, temperature: float = 1.0):
-  """CE step (labels only) or distillation step (alpha-mix of labels and teacher targets)."""
+  """CE step (labels only) or distillation step (alpha-mix of labels and teacher targets).
+
+  ``model``: a Linen module (called as ``models.calls`` says), or a plain
+  ``apply(variables, inputs)`` of a model without state or dropout.
+  """
 
   logits_loss = make_logits_loss(distill=distill, alpha=alpha, temperature=temperature)
 
-  def loss_fn(params, batch):
-    logits = apply_fn({'params': params}, batch['inputs'])
-    return logits_loss(logits, batch), logits
+  def loss_fn(params, batch, model_state, rng):
+    if isinstance(model, nn.Module):
+      logits, model_state = calls.train_apply(model, params, model_state, batch['inputs'], rng)
+    else:
+      logits = model(calls.join(params, model_state), batch['inputs'])
+    return logits_loss(logits, batch), (logits, model_state)
 
   return make_step(loss_fn, tx)
 
@@ -99,10 +119,12 @@ def all_finite(params, stacked: bool = False) -> jax.Array:
 
 
 def make_eval_fn(apply_fn: Callable, eval_batch_size: int):
-  """Mean loss and accuracy over a fixed eval set, in sub-batches so wide models fit in memory."""
+  """``evaluate(variables, eval_set)``: mean loss and accuracy over a fixed eval set, in
+  sub-batches so wide models fit in memory.  ``apply_fn``: evaluation mode
+  (``models.calls.eval_apply``)."""
 
-  def evaluate(params, eval_set):
-    logits = apply_in_batches(lambda x: apply_fn({'params': params}, x), eval_set['inputs'],
+  def evaluate(variables, eval_set):
+    logits = apply_in_batches(lambda x: apply_fn(variables, x), eval_set['inputs'],
                               eval_batch_size)
     weights = eval_set.get('weights')
     return {'loss': losses.cross_entropy(logits, eval_set['labels'], weights),
@@ -151,8 +173,10 @@ def make_chunk_fn(train_step: Callable | None, batches_fn: Callable = lambda bat
 
   ``batches_fn(chunk_input)`` (a task's ``batches``; by default the input is the batches)
   holds one batch per step on a leading axis; its length is static, so the loop's handful of
-  distinct chunk lengths are compiled once each.  ``teacher_apply`` (distillation)
-  puts its outputs in the batches under ``teacher_target``.  ``batch_sharding`` spreads each
+  distinct chunk lengths are compiled once each.  ``teacher_apply(variables, inputs)``
+  (distillation), the teacher's evaluation-mode forward, puts its outputs in the batches under
+  ``teacher_target``; ``teacher_stack`` is its variables, stacked by schedule position.
+  ``batch_sharding`` spreads each
   step's batch over the data mesh; leave it None on one device, where the constraint alone
   makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).  ``run_steps`` replaces
   the per-step scan of ``train_step`` (``scan_steps``), e.g. by ``lowrank_sgd``'s.
@@ -170,8 +194,7 @@ def make_chunk_fn(train_step: Callable | None, batches_fn: Callable = lambda bat
       teacher = jax.tree.map(lambda a: a[position], teacher_stack)
       inputs = batches['inputs']
       flat = inputs.reshape((-1,) + inputs.shape[2:])
-      outputs = apply_in_batches(lambda x: teacher_apply({'params': teacher}, x), flat,
-                                 teacher_batch_rows)
+      outputs = apply_in_batches(lambda x: teacher_apply(teacher, x), flat, teacher_batch_rows)
       batches = {**batches, teacher_target: jax.lax.stop_gradient(
           outputs.reshape(inputs.shape[:2] + outputs.shape[1:]))}
 

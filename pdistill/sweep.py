@@ -31,15 +31,8 @@ from pdistill.storage import run_config, run_lock
 log = logging.getLogger('pdistill')
 
 
-def grid(config) -> tuple[tuple[float, ...], tuple[int, ...]]:
-  run = config_lib.run_section(config)
-  rates = tuple(config.sweep.learning_rates) or (run.optim.learning_rate,)
-  seeds = tuple(config.sweep.seeds) or (config.seed,)
-  return rates, seeds
-
-
-def member_dir(workdir: str, learning_rate: float, seed: int) -> str:
-  return os.path.join(workdir, f'lr_{learning_rate:g}', f'seed_{seed}')
+grid = config_lib.sweep_grid
+member_dir = config_lib.sweep_member_dir
 
 
 def member_config(config, learning_rate: float, seed: int):

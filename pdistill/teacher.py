@@ -15,6 +15,7 @@ from pdistill import config as config_lib
 from pdistill import phase_transition, saved_run, schedules
 from pdistill.config import ConfigError
 from pdistill.data import tasks
+from pdistill.models import calls
 from pdistill.parallel import mesh
 from pdistill.steps import all_finite
 from pdistill.storage import digest, run_config, trajectory
@@ -25,8 +26,8 @@ log = logging.getLogger('pdistill')
 
 @dataclasses.dataclass
 class Teacher:
-  apply: Callable
-  stack: Any  # params pytree, leading axis = schedule position
+  apply: Callable  # (variables, inputs) -> outputs, in evaluation mode
+  stack: Any  # variables ({'params': ..., **model state}), leading axis = schedule position
   schedule: schedules.TeacherSchedule
   workdir: str
   model_config: dict
@@ -101,7 +102,7 @@ def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
   model = saved_run.build_model(saved_config, task)
   try:
     stack = trajectory.load_stacked(workdir, schedule.teacher_steps,
-                                    saved_run.abstract_params(model, task), sharding)
+                                    saved_run.abstract_variables(model, task), sharding)
   except digest.CorruptCheckpoint as e:
     raise ConfigError(FIELD, f'{e}; retrain the teacher, or distil from its other '
                       'checkpoints (student.schedule)') from None
@@ -111,5 +112,5 @@ def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
     raise ConfigError(FIELD, f'the teacher checkpoint of step {bad[0]} in {workdir} has '
                       'non-finite params (a diverged or corrupted teacher); distil from a '
                       'teacher whose trajectory is finite')
-  return Teacher(apply=model.apply, stack=stack, schedule=schedule, workdir=workdir,
+  return Teacher(apply=calls.eval_apply(model), stack=stack, schedule=schedule, workdir=workdir,
                  model_config=saved_run.model_config(saved_config))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pdistill import models, optimizers, phase_transition, schedules
 from pdistill.config import (DISTILL_METHODS, METHODS, STUDENT_METHODS, ConfigError,
-                             pipeline_entry)
+                             pipeline_entry, references)
 from pdistill.data import mlm_masking, pcfg, tasks, text
 
 
@@ -99,6 +99,23 @@ def _validate_data(config) -> None:
     needed = (labels - 1) * data.k
     _require(needed <= data.n, 'data.k',
              f'{labels - 1} support sets of k={data.k} need {needed} coordinates but n={data.n}')
+  elif data.task == 'custom':
+    _require(bool(data.get('factory')), 'data.factory',
+             'is empty: name a function returning pdistill.Data, "pkg.mod:make_data" or '
+             '"/path/script.py:make_data"')
+    try:
+      spec = tasks.custom_data(data)
+    except (TypeError, ValueError) as e:
+      raise ConfigError('data.factory', str(e)) from None
+    size = len(spec.eval_set['inputs'])
+    _require(data.eval_size == size, 'data.eval_size',
+             f'is {data.eval_size} but the eval set of {data.factory} has {size} examples')
+    batch = spec.batch_size()
+    for run in ('teacher', 'student'):
+      if run in config and (config.method == 'pipeline' or
+                            (run == 'teacher') == (config.method == 'teacher')):
+        _require(config[run].batch_size == batch, f'{run}.batch_size',
+                 f'is {config[run].batch_size} but {data.factory} makes batches of {batch}')
   elif data.task == 'text_mlm':
     _choice(config, 'data.source', text.SOURCES)
     _require(isinstance(data.seq_len, int) and data.seq_len >= 8, 'data.seq_len',
@@ -126,6 +143,8 @@ def _validate_data(config) -> None:
 
 
 def _sequence_length(data) -> int | None:
+  if data.task == 'custom':
+    return None if tasks.custom_data(data).vocab_size is None else 0
   if data.task == 'sparse_parity':
     return data.n if data.get('as_tokens', False) else None
   if data.task == 'text_mlm':
@@ -138,7 +157,16 @@ def _validate_run(config, run: str) -> None:
   _choice(config, f'{run}.model.name', models.MODEL_NAMES)
   model = _get(config, f'{run}.model')
   seq = _sequence_length(config.data)
-  if model.name == 'mlp':
+  if model.name == 'linen':
+    _require(bool(model.get('module')), f'{run}.model.module',
+             'is empty: name a Flax Linen module class, "pkg.mod:Class" or '
+             '"/path/script.py:Class"')
+    references.resolve(model.module, f'{run}.model.module')  # names the field if missing
+    try:
+      models.build(model, None)
+    except TypeError as e:
+      raise ConfigError(f'{run}.model.kwargs', f'do not fit {model.module}: {e}') from None
+  elif model.name == 'mlp':
     hidden = model.hidden
     _require(len(hidden) > 0 and all(isinstance(h, int) and h > 0 for h in hidden),
              f'{run}.model.hidden',
@@ -146,14 +174,14 @@ def _validate_run(config, run: str) -> None:
     _require(seq is None, f'{run}.model.name',
              f"'mlp' takes real-valued inputs but data.task={config.data.task!r} gives tokens; "
              "use 'gpt2' or 'bert'")
-  else:
+  elif model.name in ('gpt2', 'bert'):
     for field in ('width', 'depth', 'num_heads', 'max_len'):
       _positive(config, f'{run}.model.{field}')
     _require(model.width % model.num_heads == 0, f'{run}.model.num_heads',
              f'{model.num_heads} heads do not divide width {model.width}')
     _require(seq is not None, 'data.as_tokens',
              f'model {model.name!r} needs token inputs: set data.as_tokens=True')
-    _require(model.max_len >= seq, f'{run}.model.max_len',
+    _require(config.data.task == 'custom' or model.max_len >= seq, f'{run}.model.max_len',
              f'{model.max_len} is shorter than the task\'s sequences ({seq} tokens)')
   _choice(config, f'{run}.optim.name', optimizers.OPTIMIZERS)
   _choice(config, f'{run}.optim.lr_schedule', optimizers.LR_SCHEDULES)
@@ -194,6 +222,9 @@ def _validate_schedule(config) -> None:
 
 
 def _validate_curriculum(config) -> None:
+  _require(config.student.model.name != 'linen', 'student.model.name',
+           "curriculum extraction matches hidden layers of pdistill's own models (mlp, gpt2, "
+           "bert); a 'linen' model can be trained by ce, one_shot or progressive")
   cur = config.student.curriculum
   layers, steps = tuple(cur.teacher_layers), tuple(cur.stage_steps)
   _require(len(layers) >= 1 and all(isinstance(l, int) and l >= 0 for l in layers),

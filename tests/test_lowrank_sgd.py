@@ -29,7 +29,7 @@ def _optim(lr_schedule='constant', warmup_frac=0.0, learning_rate=5e-3):
 def _teacher_apply():
   model = MLP(hidden=(64,), num_labels=2)
   params = model.init(jax.random.key(7), jnp.zeros((1, N)))['params']
-  return model.apply, jax.tree.map(lambda a: (3 * a)[None], params)  # confident logits
+  return model.apply, {'params': jax.tree.map(lambda a: (3 * a)[None], params)}  # confident
 
 
 def _both_paths(hidden, num_steps, optim, *, distill=False, seeds=(0,), learning_rates=None,

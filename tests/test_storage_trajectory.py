@@ -21,11 +21,26 @@ def test_trajectory_round_trips_through_orbax(tmp_path):
   assert [r['step'] for r in rows] == [0, 10, 20]
   np.testing.assert_allclose([r['eval_accuracy'] for r in rows], [0, 0.1, 0.2])
 
-  abstract = params_at(0)
-  stacked = trajectory.load_stacked(str(tmp_path), [20, 0, 10], abstract)
+  abstract = {'params': params_at(0)}
+  stacked = trajectory.load_stacked(str(tmp_path), [20, 0, 10], abstract)['params']
   np.testing.assert_array_equal(stacked['Dense_0']['kernel'][:, 0, 0], [20, 0, 10])
   np.testing.assert_array_equal(stacked['Dense_0']['bias'][1], [0, 1])
   assert 'eval_accuracy' in trajectory.format_table(rows)
+
+
+def test_a_model_state_travels_with_its_params(tmp_path):
+  stats = lambda step: {'batch_stats': {'BatchNorm_0': {'mean': np.full(2, step, np.float32),
+                                                        'var': np.ones(2, np.float32)}}}
+  writer = trajectory.TrajectoryWriter(str(tmp_path))
+  for step in (0, 10):
+    writer.save(step, params_at(step), {'eval_accuracy': 0.5}, stats(step))
+  writer.close()
+  abstract = {'params': params_at(0), **stats(0)}
+  stacked = trajectory.load_stacked(str(tmp_path), [10, 0], abstract)
+  np.testing.assert_array_equal(stacked['batch_stats']['BatchNorm_0']['mean'][:, 0], [10, 0])
+  np.testing.assert_array_equal(stacked['params']['Dense_0']['kernel'][:, 0, 0], [10, 0])
+  one = trajectory.load_variables(str(tmp_path), 10, abstract)
+  np.testing.assert_array_equal(one['batch_stats']['BatchNorm_0']['mean'], [10, 10])
 
 
 def test_trajectory_cli_lists_checkpoints(tmp_path, capsys):

@@ -151,14 +151,14 @@ def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):
   batches = [task.batch(3, s) for s in range(400)]  # seed 3, steps 0..399
 
   @jax.jit
-  def one_step(state, batch, t_params):  # the teacher's logits and the step, for one batch
-    batch = {**batch, steps.TEACHER_LOGITS: teacher.apply({'params': t_params}, batch['inputs'])}
+  def one_step(state, batch, t_vars):  # the teacher's logits and the step, for one batch
+    batch = {**batch, steps.TEACHER_LOGITS: teacher.apply(t_vars, batch['inputs'])}
     return step_fn(state, batch, None)[0]
 
   looped = state
   for s in range(400):
-    t_params = jax.tree.map(lambda a: a[teacher.schedule.position(s)], teacher.stack)
-    looped = one_step(looped, batches[s], t_params)
+    t_vars = jax.tree.map(lambda a: a[teacher.schedule.position(s)], teacher.stack)
+    looped = one_step(looped, batches[s], t_vars)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
                chunked.params, looped.params)
 

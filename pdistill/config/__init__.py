@@ -13,6 +13,7 @@ Config files (``configs/*.py``) import only this package, so loading one never s
 from __future__ import annotations
 
 import json
+import os
 
 METHODS = ('pipeline', 'teacher', 'ce', 'one_shot', 'progressive', 'curriculum')
 STUDENT_METHODS = ('ce', 'one_shot', 'progressive', 'curriculum')
@@ -57,6 +58,19 @@ def pipeline_entry(entry: str) -> tuple[str, str, dict]:
 
 def is_sweep(config) -> bool:
   return bool(config.sweep.learning_rates or config.sweep.seeds)
+
+
+def sweep_grid(config) -> tuple[tuple[float, ...], tuple[int, ...]]:
+  """A sweep's (learning rates, seeds); an empty axis is the run's own value.  Its members
+  are every (learning rate, seed), learning rates outermost (the stacked state's order)."""
+  run = run_section(config)
+  rates = tuple(config.sweep.learning_rates) or (run.optim.learning_rate,)
+  seeds = tuple(config.sweep.seeds) or (config.seed,)
+  return rates, seeds
+
+
+def sweep_member_dir(workdir: str, learning_rate: float, seed: int) -> str:
+  return os.path.join(workdir, f'lr_{learning_rate:g}', f'seed_{seed}')
 
 
 def run_dict(config) -> dict:

@@ -69,7 +69,7 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
   c.sweep.learning_rates = tuple(float(x) for x in c.sweep.learning_rates)
   c.pipeline_methods = ('ce', 'one_shot', 'progressive')
   c.pipeline_student_seeds = (0,)  # the pipeline trains every student method once per seed
-  c.data = ml_collections.ConfigDict(dict(eval_seed=12345, **data))
+  c.data = ml_collections.ConfigDict({'eval_seed': 12345, **data})
   c.teacher = ml_collections.ConfigDict(teacher)  # needs trajectory_every_steps
   c.student = ml_collections.ConfigDict(dict(dict(
       trajectory_every_steps=0,

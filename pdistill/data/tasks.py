@@ -20,9 +20,10 @@ from typing import Callable, Sequence
 import jax
 import numpy as np
 
-from pdistill.data import mlm_masking, parity, pcfg, streams, text
+from pdistill.config import references
+from pdistill.data import custom, mlm_masking, parity, pcfg, streams, text
 
-TASKS = ('sparse_parity', 'pcfg_mlm', 'pcfg_next_token', 'text_mlm')
+TASKS = ('sparse_parity', 'pcfg_mlm', 'pcfg_next_token', 'text_mlm', 'custom')
 # data fields that set how a run is evaluated, not what task it learns
 EVAL_FIELDS = ('eval_size', 'eval_seed')
 
@@ -57,7 +58,15 @@ def build(data, batch_size: int) -> Task:
     return _pcfg(data, batch_size)
   if data.task == 'text_mlm':
     return _text_mlm(data, batch_size)
+  if data.task == 'custom':
+    return _custom(data, batch_size)
   raise ValueError(f'data.task must be one of {TASKS}, got {data.task!r}')
+
+
+def _seeds_and_steps(seeds, start, length: int) -> dict:
+  """The chunk input of a task whose batches are drawn on device: seeds and step numbers."""
+  steps = np.arange(start, start + length, dtype=np.int32)
+  return {'seed': seeds, 'step': np.broadcast_to(steps, (len(seeds), length)).copy()}
 
 
 def _parity(data, batch_size: int) -> Task:
@@ -69,10 +78,6 @@ def _parity(data, batch_size: int) -> Task:
       batch = {**batch, 'inputs': parity.to_tokens(batch['inputs'])}
     return batch
 
-  def chunk_input_fn(seeds, start, length: int):
-    steps = np.arange(start, start + length, dtype=np.int32)
-    return {'seed': seeds, 'step': np.broadcast_to(steps, (len(seeds), length)).copy()}
-
   def batches(one):
     key = streams.run_key(one['seed'], streams.DATA)
     return jax.vmap(lambda s: encode(parity.train_batch(task, key, s, batch_size)))(one['step'])
@@ -82,7 +87,7 @@ def _parity(data, batch_size: int) -> Task:
   return Task(name='sparse_parity', num_outputs=data.num_labels,
               vocab_size=2 if as_tokens else None, readout='last', pad_id=None,
               init_inputs=eval_set['inputs'][:1], eval_set=eval_set,
-              chunk_input_fn=chunk_input_fn, batches=batches)
+              chunk_input_fn=_seeds_and_steps, batches=batches)
 
 
 def _host_batches(make: Callable[[np.random.Generator], dict]) -> dict:
@@ -143,3 +148,32 @@ def _text_mlm(data, batch_size: int) -> Task:
               readout='all', pad_id=text.PAD, init_inputs=eval_set['inputs'][:1],
               eval_set=eval_set, hidden_keys=hidden,
               **_host_batches(lambda rng: make(rng, batch_size)))
+
+
+def custom_data(data) -> custom.Data:
+  """The ``pdistill.Data`` that ``data.factory(**data.kwargs)`` returns (a user's task)."""
+  factory = references.resolve(data.factory, 'data.factory')
+  kwargs = data.get('kwargs') or {}
+  kwargs = kwargs.to_dict() if hasattr(kwargs, 'to_dict') else dict(kwargs)
+  return custom.check(factory(**kwargs), f'data.factory {data.factory}')
+
+
+def _custom(data, batch_size: int) -> Task:
+  spec = custom_data(data)
+  if spec.on_device:
+    def batches(one):
+      return jax.vmap(lambda step: spec.batch(one['seed'], step))(one['step'])
+
+    inputs = dict(chunk_input_fn=_seeds_and_steps, batches=batches)
+  else:
+    def chunk_input_fn(seeds, start, length: int):
+      rows = [spec.batch(int(seed), s) for seed in seeds for s in range(start, start + length)]
+      return jax.tree.map(
+          lambda *xs: np.stack([np.asarray(x) for x in xs]).reshape(
+              (len(seeds), length) + np.shape(xs[0])), *rows)
+
+    inputs = dict(chunk_input_fn=chunk_input_fn, batches=lambda batches: batches)
+  eval_set = jax.tree.map(np.asarray, dict(spec.eval_set))
+  return Task(name='custom', num_outputs=spec.num_outputs, vocab_size=spec.vocab_size,
+              readout='all' if np.ndim(eval_set['labels']) > 1 else 'last', pad_id=None,
+              init_inputs=eval_set['inputs'][:1], eval_set=eval_set, **inputs)

@@ -30,7 +30,7 @@ class Chunks:
       teacher_apply = stages.teacher_apply(teacher.apply, stage)
       target = stages.teacher_target(stage)
     else:
-      step_fn = steps.make_train_step(setup.model.apply, tx, distill=teacher is not None, **kw)
+      step_fn = steps.make_train_step(setup.model, tx, distill=teacher is not None, **kw)
       teacher_apply = teacher.apply if teacher else None
       if teacher and models.is_one_hidden_layer_mlp(teacher.model_config):
         teacher_apply = mlp.apply_by_hidden_blocks

@@ -18,6 +18,7 @@ from pdistill import steps
 from pdistill.engine.setup import Member, Setup
 from pdistill.metrics import log as metrics_log
 from pdistill.metrics import progress
+from pdistill.models import calls
 from pdistill.parallel import mesh as mesh_lib
 from pdistill.storage.checkpoints import RunCheckpoints
 from pdistill.storage.trajectory import TrajectoryWriter
@@ -41,7 +42,7 @@ class Recorder:
     self.eval_every = [loop.eval_every_steps, loop.checkpoint_every_steps,
                        run.trajectory_every_steps]
     self._writer = mesh_lib.is_writer()
-    eval_fn = steps.make_eval_fn(setup.model.apply, loop.eval_batch_size)
+    eval_fn = steps.make_eval_fn(calls.eval_apply(setup.model), loop.eval_batch_size)
     if setup.stacked:
       eval_fn = jax.vmap(eval_fn, in_axes=(0, None))
     self._evaluate = jax.jit(eval_fn, out_shardings=setup.replicated)
@@ -86,7 +87,8 @@ class Recorder:
     sums, counted = self._sums, self._counted
     results = {f'train_{k}': v / counted for k, v in sums.items()} if counted else {}
     results.update({f'eval_{k}': np.atleast_1d(v) for k, v in
-                    mesh_lib.fetch(self._evaluate(state.params, self._eval_set)).items()})
+                    mesh_lib.fetch(self._evaluate(steps.variables(state),
+                                                  self._eval_set)).items()})
     self._check_finite(step, state, results)
     extra = self._schedule_position(max(step - 1, 0))
     trajectory_point = self._trajectories and (step % self._trajectory_every == 0 or
@@ -97,9 +99,10 @@ class Recorder:
         self._logs[i].write(step, record)
       self.last[i] = {'step': step, **record}
       if trajectory_point:
-        params = (jax.tree.map(lambda a: a[i], state.params) if self._setup.stacked
-                  else state.params)
-        self._trajectories[i].save(step, params, record)
+        params, model_state = state.params, state.model_state
+        if self._setup.stacked:
+          params, model_state = jax.tree.map(lambda a: a[i], (params, model_state))
+        self._trajectories[i].save(step, params, record, model_state)
     self._sums, self._counted = {}, 0
 
   def _check_finite(self, step: int, state, results: dict) -> None:

@@ -8,6 +8,7 @@ import jax.numpy as jnp
 from pdistill import optimizers, steps
 from pdistill.data import streams
 from pdistill.engine.setup import Member, Setup
+from pdistill.models import calls
 from pdistill.storage.checkpoints import RunCheckpoints
 
 
@@ -29,8 +30,11 @@ def initial_state(setup: Setup, members: list[Member], checkpoints: RunCheckpoin
   init_method = setup.stages.model.init_all if setup.stages else None
 
   def init(keys):
-    create = lambda k: steps.create_state(
-        setup.model.init(k, setup.task.init_inputs, method=init_method)['params'], setup.tx)
+    def create(k):
+      params, model_state = calls.init(setup.model, k, setup.task.init_inputs,
+                                       method=init_method)
+      return steps.create_state(params, setup.tx, model_state)
+
     if not stacked:
       return create(keys)
     state = jax.vmap(create)(keys)

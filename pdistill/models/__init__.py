@@ -1,9 +1,21 @@
 """Model zoo: ``build(model_config, task)`` returns a Flax module for a task's inputs/outputs."""
 
+from pdistill.config import references
 from pdistill.models.mlp import MLP
 from pdistill.models.transformer import Transformer
 
-MODEL_NAMES = ('mlp', 'gpt2', 'bert')
+# 'linen': any Flax Linen module of the user's, {'module': 'pkg.mod:Class' or
+# '/path/file.py:Class', 'kwargs': {...}} (what ``pdistill.fit`` records for a module given).
+MODEL_NAMES = ('mlp', 'gpt2', 'bert', 'linen')
+
+
+def _tuples(value):
+  """JSON gives lists where a module's fields held tuples (hashable, as Linen prefers)."""
+  if isinstance(value, (list, tuple)):
+    return tuple(_tuples(v) for v in value)
+  if isinstance(value, dict):
+    return {k: _tuples(v) for k, v in value.items()}
+  return value
 
 
 def is_one_hidden_layer_mlp(model_config) -> bool:
@@ -13,7 +25,7 @@ def is_one_hidden_layer_mlp(model_config) -> bool:
 
 
 def build(model_config, task):
-  name = model_config.name
+  name = model_config['name']
   if name == 'mlp':
     if task.vocab_size is not None:
       raise ValueError(f'model.name=mlp needs real-valued inputs, but task {task.name!r} gives '
@@ -28,4 +40,9 @@ def build(model_config, task):
                        causal=name == 'gpt2', readout=task.readout,
                        pad_id=task.pad_id if name == 'bert' else None,
                        hidden_keys=task.hidden_keys)
+  if name == 'linen':
+    cls = references.resolve(model_config.module, 'model.module')
+    kwargs = model_config.get('kwargs') or {}
+    kwargs = kwargs.to_dict() if hasattr(kwargs, 'to_dict') else dict(kwargs)
+    return cls(**_tuples(kwargs))
   raise ValueError(f'model.name must be one of {MODEL_NAMES}, got {name!r}')

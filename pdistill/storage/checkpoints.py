@@ -19,11 +19,16 @@ SUBDIR = 'checkpoints'
 log = logging.getLogger('pdistill')
 
 
-def restore_verified(manager, step: int, item: str, restore_args, where: str):
-  """``manager``'s ``item`` at ``step``, checked against the digest saved with it."""
+def restore_verified(manager, step: int, item, restore_args, where: str):
+  """``manager``'s ``item`` at ``step``, checked against the digest saved with it.
+
+  ``item`` may be a tuple of items (with a tuple of ``restore_args``), digested together as
+  the dict {item: value}: their values come back in that dict.
+  """
   what = f'{where} step {step}'
   has_digest = os.path.isdir(os.path.join(str(manager.directory), str(step), digest.ITEM))
-  args = {item: restore_args}
+  several = isinstance(item, tuple)
+  args = dict(zip(item, restore_args)) if several else {item: restore_args}
   if has_digest:
     args[digest.ITEM] = ocp.args.JsonRestore()
   try:
@@ -31,7 +36,7 @@ def restore_verified(manager, step: int, item: str, restore_args, where: str):
   except Exception as e:  # noqa: BLE001  Orbax/TensorStore raise many types on damaged files
     raise digest.CorruptCheckpoint(f'{what}: cannot be read ({type(e).__name__}: '
                                    f'{str(e).splitlines()[0][:200] if str(e) else ""})') from e
-  value = restored[item]
+  value = {i: restored[i] for i in item} if several else restored[item]
   digest.verify(value, restored[digest.ITEM]['sha256'] if has_digest else None, what)
   return value
 
@@ -89,15 +94,30 @@ def latest_step(workdir: str) -> int | None:
     return manager.latest_step()
 
 
-def load_latest_params(workdir: str):
-  """The params of a run's latest checkpoint as numpy arrays (no model needed), and its step."""
+def saved_steps(workdir: str) -> list[int]:
+  if not os.path.isdir(os.path.join(workdir, SUBDIR)):
+    return []
+  with orbax_io.manager(workdir, SUBDIR, read_only=True,
+                        item_names=('state', digest.ITEM)) as manager:
+    return sorted(manager.all_steps())
+
+
+def load_state(workdir: str, step: int | None = None):
+  """A run's checkpointed state (``step``, or the latest) as a dict of numpy arrays (no model
+  needed: step, params, opt_state and, if the model has any, model_state), and its step."""
   with orbax_io.manager(workdir, SUBDIR, read_only=True,
                         item_handlers={'state': ocp.StandardCheckpointHandler(),
                                        digest.ITEM: ocp.JsonCheckpointHandler()}) as manager:
-    step = manager.latest_step()
+    step = manager.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f'{workdir} has no {SUBDIR}/')
     target = orbax_io.on_one_device(manager.item_metadata(step).state.tree)
     state = restore_verified(manager, step, 'state', ocp.args.StandardRestore(target),
                              os.path.join(workdir, SUBDIR))
-  return jax.tree.map(np.asarray, state['params']), step
+  return jax.tree.map(np.asarray, state), step
+
+
+def load_latest_params(workdir: str):
+  """The params of a run's latest checkpoint as numpy arrays (no model needed), and its step."""
+  state, step = load_state(workdir)
+  return state['params'], step

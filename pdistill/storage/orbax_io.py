@@ -7,11 +7,24 @@ Multi-host saves are synchronous: with two managers saving asynchronously at onc
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 
 import jax
 import orbax.checkpoint as ocp
+
+
+class _QuietReadOnly(logging.Filter):
+  """Drops the two warnings Orbax gives for every read-only manager pdistill opens to read."""
+
+  def filter(self, record):
+    text = record.getMessage()
+    return not ('Given directory is read only' in text or
+                'setting save_interval_steps=0' in text)
+
+
+logging.getLogger('absl').addFilter(_QuietReadOnly())
 
 
 def manager(workdir: str, subdir: str, *, max_to_keep: int | None = None,

@@ -1,6 +1,7 @@
 """A run's parameter trajectory: Orbax checkpoints of the params every N steps, with metrics.
 
-Layout: ``WORKDIR/trajectory/<step>/{params,metrics}``.  Saves are atomic (Orbax writes to a
+Layout: ``WORKDIR/trajectory/<step>/{params,metrics,digest}``, plus ``model_state`` for a
+model with collections beside its params (BatchNorm statistics).  Saves are atomic (Orbax writes to a
 temporary directory and renames), so an interrupted run never leaves a half-written checkpoint
 that a later reader would take for a real one.
 
@@ -23,11 +24,12 @@ from pdistill.storage import digest, orbax_io
 from pdistill.storage.checkpoints import restore_verified
 
 SUBDIR = 'trajectory'
+MODEL_STATE = 'model_state'
 
 
 def _manager(workdir: str, read_only: bool = False):
   return orbax_io.manager(workdir, SUBDIR, read_only=read_only,
-                          item_names=('params', 'metrics', digest.ITEM))
+                          item_names=('params', 'metrics', digest.ITEM, MODEL_STATE))
 
 
 class TrajectoryWriter:
@@ -35,16 +37,18 @@ class TrajectoryWriter:
   def __init__(self, workdir: str):
     self._manager = _manager(workdir)
 
-  def save(self, step: int, params, metrics: dict) -> None:
+  def save(self, step: int, params, metrics: dict, model_state=None) -> None:
     # A rerun after an interruption recomputes the same params for a step that is already on
     # disk; keep the stored one.
     if step in self._manager.all_steps():
       return
-    orbax_io.ensure_room(str(self._manager.directory), params)
+    saved = {'params': params, MODEL_STATE: model_state} if model_state else params
+    orbax_io.ensure_room(str(self._manager.directory), saved)
+    items = {MODEL_STATE: ocp.args.StandardSave(model_state)} if model_state else {}
     self._manager.save(step, args=ocp.args.Composite(
         params=ocp.args.StandardSave(params),
         metrics=ocp.args.JsonSave({k: float(v) for k, v in metrics.items()}),
-        **{digest.ITEM: ocp.args.JsonSave({'sha256': digest.of(params)})}))
+        **{digest.ITEM: ocp.args.JsonSave({'sha256': digest.of(saved)})}, **items))
 
   def close(self) -> None:
     self._manager.wait_until_finished()
@@ -72,22 +76,39 @@ def read_metrics(workdir: str) -> list[dict]:
   return rows
 
 
-def _restore_params(manager, step: int, abstract_params):
-  """Verified against the saved digest: raises digest.CorruptCheckpoint naming the step."""
-  return restore_verified(manager, step, 'params', ocp.args.StandardRestore(abstract_params),
-                          str(manager.directory))
+def _restore_variables(manager, step: int, abstract_variables):
+  """{'params': ..., **model state} at ``step``, verified against the saved digest (raises
+  digest.CorruptCheckpoint naming the step).  The model state saved there is read (and
+  verified) even when ``abstract_variables`` asks for the params only."""
+  abstract = dict(abstract_variables)
+  params = abstract.pop('params')
+  where = str(manager.directory)
+  if not os.path.isdir(os.path.join(where, str(step), MODEL_STATE)):
+    return {'params': restore_verified(manager, step, 'params',
+                                       ocp.args.StandardRestore(params), where)}
+  both = restore_verified(
+      manager, step, ('params', MODEL_STATE),
+      (ocp.args.StandardRestore(params), ocp.args.StandardRestore(abstract or None)), where)
+  return {'params': both['params'], **both[MODEL_STATE]}
 
 
 def load_params(workdir: str, step: int, abstract_params=None):
   with _manager(workdir, read_only=True) as manager:
-    return _restore_params(manager, step, abstract_params)
+    return _restore_variables(manager, step, {'params': abstract_params})['params']
 
 
-def load_stacked(workdir: str, steps, abstract_params, sharding=None):
-  """The params at ``steps`` stacked along a new leading axis (schedule position)."""
-  host = orbax_io.on_one_device(abstract_params)
+def load_variables(workdir: str, step: int, abstract_variables):
+  """The params and model state (the collections of ``abstract_variables``) at ``step``."""
   with _manager(workdir, read_only=True) as manager:
-    loaded = [jax.tree.map(np.asarray, _restore_params(manager, s, host)) for s in steps]
+    return _restore_variables(manager, step, orbax_io.on_one_device(abstract_variables))
+
+
+def load_stacked(workdir: str, steps, abstract_variables, sharding=None):
+  """The variables ({'params': ..., **model state}) at ``steps``, stacked along a new leading
+  axis (schedule position)."""
+  host = orbax_io.on_one_device(abstract_variables)
+  with _manager(workdir, read_only=True) as manager:
+    loaded = [jax.tree.map(np.asarray, _restore_variables(manager, s, host)) for s in steps]
   stacked = jax.tree.map(lambda *leaves: np.stack(leaves), *loaded)
   return mesh.put(stacked, sharding) if sharding is not None else stacked
 
