@@ -118,6 +118,31 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one(teacher_dir, tmp_pa
   train_and_evaluate(tiny('teacher'), workdir)
   assert 'checkpoints step 3000' in caplog.text and 'trying the previous' in caplog.text
   jax.tree.map(np.testing.assert_array_equal, final_params(workdir, 3000), expected)
+  # moved aside, not deleted: another version of pdistill may still read it
+  assert os.path.isdir(os.path.join(workdir, 'checkpoints', '3000.unreadable'))
+
+
+def test_a_checkpoint_saved_before_the_train_state_had_model_state_resumes(tmp_path):
+  import flax.struct
+  import optax
+  from pdistill.storage.checkpoints import RunCheckpoints
+
+  class OldTrainState(flax.struct.PyTreeNode):  # pdistill's TrainState before issue 14
+    step: jax.Array
+    params: dict
+    opt_state: tuple
+
+  tx = optax.sgd(0.1)
+  params = {'w': jnp.arange(6.0).reshape(2, 3)}
+  saved = RunCheckpoints(str(tmp_path))
+  saved.save(7, OldTrainState(jnp.asarray(7, jnp.int32), params, tx.init(params)))
+  saved.close()
+  like = steps.create_state(jax.tree.map(jnp.zeros_like, params), tx)
+  checkpoints = RunCheckpoints(str(tmp_path))
+  restored, step = checkpoints.restore_newest_intact(like)
+  checkpoints.close()
+  assert step == 7 and int(restored.step) == 7 and restored.model_state == {}
+  np.testing.assert_array_equal(restored.params['w'], params['w'])
 
 
 def test_a_student_refuses_a_damaged_teacher_checkpoint(teacher_dir, tmp_path):

@@ -60,24 +60,48 @@ class RunCheckpoints:
         **{digest.ITEM: ocp.args.JsonSave({'sha256': digest.of(state)})}))
 
   def restore(self, step: int, like_state):
-    """Restores into the structure, shapes and shardings of ``like_state``; verified."""
+    """Restores into the structure, shapes and shardings of ``like_state``; verified.
+
+    A state saved before the train state carried ``model_state`` (pdistill 0.1.0 up to
+    issue 14) has none on disk: it is restored without it, as the empty state it was.
+    """
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), like_state)
+    saved_keys = self._saved_keys(step)
+    legacy = (saved_keys is not None and 'model_state' not in saved_keys and
+              hasattr(like_state, 'model_state') and not like_state.model_state)
+    if legacy:
+      fields = {k: getattr(abstract, k) for k in saved_keys}
+      restored = restore_verified(self._manager, step, 'state',
+                                  ocp.args.StandardRestore(fields), self._where)
+      return like_state.replace(**restored)
     return restore_verified(self._manager, step, 'state', ocp.args.StandardRestore(abstract),
                             self._where)
+
+  def _saved_keys(self, step: int):
+    """The top-level fields of the state saved at ``step`` (None if unreadable)."""
+    try:
+      with _reader(os.path.dirname(self._where)) as manager:
+        tree = manager.item_metadata(step).state.tree
+    except Exception:  # noqa: BLE001  a damaged checkpoint: restore reports it
+      return None
+    return list(tree) if isinstance(tree, dict) else None
 
   def restore_newest_intact(self, like_state):
     """(state, step) of the newest checkpoint that verifies, or (None, 0) if none does.
 
-    A damaged checkpoint is named in a warning and removed, so that this run saves that step
-    afresh when it reaches it.
+    A checkpoint that cannot be read or verified is named in a warning and moved aside (to
+    ``<step>.unreadable``, never deleted: it may be readable by another version), so that
+    this run saves that step afresh when it reaches it.
     """
     for step in sorted(self._manager.all_steps(), reverse=True):
       try:
         return self.restore(step, like_state), step
       except digest.CorruptCheckpoint as e:
-        log.warning('%s; removing it and trying the previous checkpoint', e)
-        self._manager.delete(step)
+        aside = os.path.join(self._where, f'{step}.unreadable')
+        log.warning('%s; moving it to %s and trying the previous checkpoint', e, aside)
+        os.replace(os.path.join(self._where, str(step)), aside)
+        self._manager.reload()
     return None, 0
 
   def close(self) -> None:
@@ -102,12 +126,17 @@ def saved_steps(workdir: str) -> list[int]:
     return sorted(manager.all_steps())
 
 
+def _reader(workdir: str):
+  """A read-only manager of ``workdir``'s checkpoints that knows their items' metadata."""
+  return orbax_io.manager(workdir, SUBDIR, read_only=True,
+                          item_handlers={'state': ocp.StandardCheckpointHandler(),
+                                         digest.ITEM: ocp.JsonCheckpointHandler()})
+
+
 def load_state(workdir: str, step: int | None = None):
   """A run's checkpointed state (``step``, or the latest) as a dict of numpy arrays (no model
   needed: step, params, opt_state and, if the model has any, model_state), and its step."""
-  with orbax_io.manager(workdir, SUBDIR, read_only=True,
-                        item_handlers={'state': ocp.StandardCheckpointHandler(),
-                                       digest.ITEM: ocp.JsonCheckpointHandler()}) as manager:
+  with _reader(workdir) as manager:
     step = manager.latest_step() if step is None else step
     if step is None:
       raise FileNotFoundError(f'{workdir} has no {SUBDIR}/')
