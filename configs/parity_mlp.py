@@ -67,7 +67,6 @@ def get_config(arg: str | None = None):
     c.pipeline_student_seeds = (0, 1)
     c.student.schedule.steps_per_checkpoint = (1_000_000,)  # progressive:auto's (2, T)
   if size == 'full_short':
-    c.teacher.num_steps = 5_000_000
     c.student.num_steps = 5_000_000
   elif size == 'repro':
     c.student.curriculum.stage_steps = (100_000,)

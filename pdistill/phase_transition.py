@@ -68,8 +68,11 @@ def find(steps, values, points: int = 1, rising: bool = True, smooth: int = 3) -
   return Transition(first_at(0.1), first_at(0.9), steepest, proposed)
 
 
-def find_in_trajectory(workdir: str, points: int = 1, metric: str = 'eval_accuracy'):
-  rows = [r for r in trajectory.read_metrics(workdir) if metric in r]
+def find_in_trajectory(workdir: str, points: int = 1, metric: str = 'eval_accuracy',
+                       last_step: int | None = None):
+  """The transition in ``workdir``'s trajectory (up to ``last_step``, by default all of it)."""
+  rows = [r for r in trajectory.read_metrics(workdir)
+          if metric in r and (last_step is None or r['step'] <= last_step)]
   if not rows:
     raise ValueError(f'the trajectory in {workdir} has no {metric!r} metrics')
   return find([r['step'] for r in rows], [r[metric] for r in rows], points,

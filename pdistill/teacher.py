@@ -61,12 +61,23 @@ def find_teacher(config) -> tuple[dict, list[int]]:
       raise ConfigError(f'data.{key}', f'is {data.get(key)!r} but the teacher in {workdir!r} '
                         f'was trained with {saved_config["data"].get(key)!r}')
   steps = trajectory.saved_steps(workdir)
-  final = saved_config['teacher']['num_steps']
+  final = final_step(config, saved_config)
   if final not in steps:
     latest = max(steps) if steps else None
+    if config.student.get('teacher_final_step', -1) != -1:
+      raise ConfigError('student.teacher_final_step',
+                        f'teacher checkpoint {final} does not exist in {workdir!r}; saved steps '
+                        f'are {_steps_text(steps)}')
     raise ConfigError(FIELD, f'the teacher run in {workdir!r} is not finished (latest '
-                      f'trajectory step {latest} of {final}); rerun its command to finish it')
-  return saved_config, steps
+                      f'trajectory step {latest} of {final}); rerun its command to finish it, '
+                      'or set student.teacher_final_step to a saved step')
+  return saved_config, [s for s in steps if s <= final]
+
+
+def final_step(config, saved_config: dict) -> int:
+  """The teacher step that serves as the final teacher: its last, or teacher_final_step."""
+  chosen = config.student.get('teacher_final_step', -1)
+  return saved_config['teacher']['num_steps'] if chosen == -1 else chosen
 
 
 def build_schedule(config, saved_steps: list[int], final_step: int):
@@ -76,7 +87,7 @@ def build_schedule(config, saved_steps: list[int], final_step: int):
   schedule = student.schedule
   if schedule.kind == 'auto':
     found = phase_transition.find_in_trajectory(student.teacher_workdir, schedule.auto_points,
-                                                schedule.auto_metric)
+                                                schedule.auto_metric, last_step=final_step)
     log.info('auto schedule: teacher transition at steps %d..%d; using checkpoints %s then '
              'the final one', found.start, found.end, found.proposed)
     per = tuple(schedule.steps_per_checkpoint)
@@ -98,7 +109,7 @@ def build_schedule(config, saved_steps: list[int], final_step: int):
 def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
   saved_config, steps = find_teacher(config)
   workdir = config.student.teacher_workdir
-  schedule = build_schedule(config, steps, saved_config['teacher']['num_steps'])
+  schedule = build_schedule(config, steps, final_step(config, saved_config))
   model = saved_run.build_model(saved_config, task)
   try:
     stack = trajectory.load_stacked(workdir, schedule.teacher_steps,

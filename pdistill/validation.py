@@ -72,6 +72,11 @@ def validate(config) -> None:
         checked = config.copy_and_resolve_references()
         checked.student.schedule.update(schedule)
         _validate_schedule(checked)
+  if 'student' in runs and 'teacher_final_step' in config.student:
+    final = config.student.teacher_final_step
+    _require(isinstance(final, int) and (final == -1 or final > 0),
+             'student.teacher_final_step',
+             f'must be -1 (the teacher\'s last step) or a saved teacher step, got {final!r}')
   if config.method in DISTILL_METHODS:
     _require(bool(config.student.teacher_workdir), 'student.teacher_workdir',
              'is empty: set it to the workdir of a finished teacher run '

@@ -257,3 +257,33 @@ def test_rerunning_a_finished_run_changes_nothing(teacher_dir):
   final = train_and_evaluate(tiny('teacher'), teacher_dir)
   assert final['step'] == 3000
   assert before == {p: os.path.getmtime(os.path.join(teacher_dir, p)) for p in before}
+
+
+def test_a_student_can_distil_from_the_teacher_as_of_an_earlier_step(teacher_dir, tmp_path):
+  # The tiny teacher trains at a constant learning rate, so its first 1,500 steps are those of
+  # a teacher trained for 1,500 steps: distilling from it as of step 1,500 is distilling from
+  # that shorter teacher.
+  shorter = str(tmp_path / 'shorter')
+  c = tiny('teacher')
+  c.teacher.num_steps = 1500
+  train_and_evaluate(c, shorter)
+  as_of = student('one_shot', teacher_dir)
+  as_of.student.teacher_final_step = 1500
+  train_and_evaluate(as_of, str(tmp_path / 'as_of'))
+  train_and_evaluate(student('one_shot', shorter), str(tmp_path / 'from_shorter'))
+  assert (metrics_log.read(str(tmp_path / 'as_of')) ==
+          metrics_log.read(str(tmp_path / 'from_shorter')))
+
+  unfinished = str(tmp_path / 'unfinished')  # a teacher still training: no final point yet
+  shutil.copytree(teacher_dir, unfinished)
+  shutil.rmtree(os.path.join(unfinished, 'trajectory', '3000'))
+  with pytest.raises(ConfigError, match='not finished.*teacher_final_step'):
+    train_and_evaluate(student('progressive', unfinished), str(tmp_path / 'refused'))
+  progressive = student('progressive', unfinished)
+  progressive.student.update(teacher_final_step=2500, schedule=dict(
+      kind='multiplier', multiplier=3.0, checkpoints=(-1,), steps_per_checkpoint=()))
+  train_and_evaluate(progressive, str(tmp_path / 'progressive'))
+  assert max(r['teacher_step'] for r in metrics_log.read(str(tmp_path / 'progressive'))) == 2500
+  progressive.student.teacher_final_step = 2600
+  with pytest.raises(ConfigError, match='teacher_final_step: teacher checkpoint 2600 does not'):
+    train_and_evaluate(progressive, str(tmp_path / 'missing'))

@@ -86,5 +86,6 @@ def run_dict(config) -> dict:
     d['student'].pop('curriculum', None)
   if config.method == 'ce':
     d['student'] = {k: v for k, v in d['student'].items()
-                    if k not in ('alpha', 'temperature', 'teacher_workdir')}
+                    if k not in ('alpha', 'temperature', 'teacher_workdir',
+                                 'teacher_final_step')}
   return json.loads(json.dumps(d))

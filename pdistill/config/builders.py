@@ -76,6 +76,10 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
       alpha=0.0,  # weight of the label CE; 1 - alpha on the teacher targets
       temperature=1.0,  # 0 = teacher argmax
       teacher_workdir='',  # a finished teacher run; the pipeline fills it in
+      # The teacher checkpoint that counts as its final one: -1 = its last step (the run must
+      # be finished); a saved trajectory step = distil from the teacher as of that step (the
+      # schedules use no later checkpoint), e.g. while it still trains.
+      teacher_final_step=-1,
       schedule=ml_collections.ConfigDict(dict(
           kind='multiplier',  # progressive only: manual | multiplier | auto
           checkpoints=(-1,),  # manual: teacher steps (-1 = final) ...
