@@ -45,7 +45,7 @@ from pdistill.models import calls  # noqa: E402
 # name, student H, teacher H, steps per timed call, chunk (parity_throughput's cases)
 PARITY = [(name, hidden, teacher, chunk) for name, hidden, teacher, _, chunk, _, _ in
           parity_throughput.CASES]
-TINY_PARITY = [('teacher H=64', 64, None, 200), ('distill 16 <- 64', 16, 64, 200)]
+TINY_PARITY = [('distill 16 <- 64', 16, 64, 200)]
 
 
 def device_name() -> str:
@@ -112,12 +112,13 @@ def transformer_rows(tiny: bool, batch_cut: int | None, seconds: float) -> list[
   for config_name, label in (('pcfg_bert', 'PCFG BERT (cfg3b)'),
                              ('parity_transformer', 'parity transformer')):
     c = load_config(f'configs/{config_name}.py:teacher,{size}')
-    for role, run, teacher in (('teacher step', c.teacher, None),
-                               ('student distillation step', c.student, c.teacher)):
+    roles = (('teacher step', c.teacher, None),
+             ('student distillation step', c.student, c.teacher))
+    for role, run, teacher in roles[:1] if tiny else roles:
       batch = min(run.batch_size, batch_cut) if batch_cut else run.batch_size
       row = {'workload': f'{label} {role}', 'unit': 'tokens/s', 'batch': batch,
              'full batch': run.batch_size}
-      for dtype in ('float32', 'bfloat16'):
+      for dtype in ('float32',) if tiny else ('float32', 'bfloat16'):
         task, state, stack, chunk = _transformer_case(c, run, batch, teacher, dtype)
         inputs = jax.tree.map(lambda a: a[0], task.chunk_input([0], 0, 2))
         starts, key = jnp.zeros((1,), jnp.int32), jax.random.key(0)

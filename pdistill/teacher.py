@@ -11,6 +11,9 @@ import logging
 import os
 from typing import Any, Callable
 
+import jax
+import numpy as np
+
 from pdistill import config as config_lib
 from pdistill import phase_transition, saved_run, schedules
 from pdistill.config import ConfigError
@@ -106,14 +109,36 @@ def build_schedule(config, saved_steps: list[int], final_step: int):
   return schedules.multiplier_rule(saved_steps, schedule.multiplier, student.num_steps)
 
 
+# Room left for the student, its optimizer and activations beside the stacked teacher.
+MEMORY_MARGIN = 0.8
+
+
+def _check_memory(points: int, abstract_variables, workdir: str) -> None:
+  """States what the stacked teacher checkpoints take before loading them; refuses a stack
+  that would not fit (it is loaded on the host, then placed on every device)."""
+  each = sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize
+             for a in jax.tree.leaves(abstract_variables))
+  need = points * each
+  free, where = mesh.free_bytes()
+  log.info('teacher: %d checkpoint(s) of %s stacked: %.1f MiB (%s MiB free in %s)', points,
+           workdir, need / 2**20, 'unknown' if free is None else f'{free / 2**20:,.0f}', where)
+  if free is not None and need > MEMORY_MARGIN * free:
+    raise ConfigError('student.schedule',
+                      f'the {points} teacher checkpoints it selects from {workdir} take '
+                      f'{need / 2**30:.2f} GiB stacked, more than {MEMORY_MARGIN:.0%} of the '
+                      f'{free / 2**30:.2f} GiB free in {where}; use fewer checkpoints (a manual '
+                      'or auto schedule, or a larger schedule.multiplier)')
+
+
 def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
   saved_config, steps = find_teacher(config)
   workdir = config.student.teacher_workdir
   schedule = build_schedule(config, steps, final_step(config, saved_config))
   model = saved_run.build_model(saved_config, task)
+  abstract = saved_run.abstract_variables(model, task)
+  _check_memory(len(schedule.teacher_steps), abstract, workdir)
   try:
-    stack = trajectory.load_stacked(workdir, schedule.teacher_steps,
-                                    saved_run.abstract_variables(model, task), sharding)
+    stack = trajectory.load_stacked(workdir, schedule.teacher_steps, abstract, sharding)
   except digest.CorruptCheckpoint as e:
     raise ConfigError(FIELD, f'{e}; retrain the teacher, or distil from its other '
                       'checkpoints (student.schedule)') from None

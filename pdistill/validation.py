@@ -13,6 +13,7 @@ from pdistill import models, optimizers, phase_transition, schedules
 from pdistill.config import (DISTILL_METHODS, METHODS, STUDENT_METHODS, ConfigError,
                              pipeline_entry, references)
 from pdistill.data import mlm_masking, pcfg, tasks, text
+from pdistill.models import transformer
 
 
 def _require(ok: bool, field: str, message: str) -> None:
@@ -182,6 +183,10 @@ def _validate_run(config, run: str) -> None:
   elif model.name in ('gpt2', 'bert'):
     for field in ('width', 'depth', 'num_heads', 'max_len'):
       _positive(config, f'{run}.model.{field}')
+    if 'attention' in model:
+      _choice(config, f'{run}.model.attention', transformer.ATTENTION)
+    if 'dtype' in model:
+      _choice(config, f'{run}.model.dtype', tuple(transformer.DTYPES))
     _require(model.width % model.num_heads == 0, f'{run}.model.num_heads',
              f'{model.num_heads} heads do not divide width {model.width}')
     _require(seq is not None, 'data.as_tokens',

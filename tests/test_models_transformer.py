@@ -58,6 +58,36 @@ def test_hidden_keys_are_seen_by_no_other_position():
   np.testing.assert_allclose(m.apply(params, tokens), plain.apply(params, tokens), atol=1e-6)
 
 
+@pytest.mark.parametrize('causal,pad_id,hidden_keys', [
+    (True, None, False), (False, 3, False), (False, 3, True)], ids=['gpt2', 'bert', 'hidden'])
+def test_fused_attention_gives_flaxs_logits(causal, pad_id, hidden_keys):
+  kw = dict(vocab_size=8, num_outputs=8, width=64, depth=2, num_heads=8, max_len=40,
+            causal=causal, pad_id=pad_id, hidden_keys=hidden_keys)
+  tokens = jax.random.randint(jax.random.key(1), (4, 33), 0, 16 if hidden_keys else 8)
+  flax_path = Transformer(attention='flax', **kw)
+  params = flax_path.init(jax.random.key(0), tokens)
+  fused = Transformer(attention='fused', **kw).apply(params, tokens)
+  np.testing.assert_allclose(fused, flax_path.apply(params, tokens), atol=1e-5, rtol=1e-5)
+
+
+def test_bfloat16_compute_keeps_float32_params_and_trains_the_smoke_teacher_as_well(tmp_path):
+  # On one device, as on the one-GPU machine issue 15 targets.  Split over the 8 fake devices
+  # the bf16 teacher stays at chance (measured; README "Performance": not understood yet).
+  results = {}
+  for dtype in ('float32', 'bfloat16'):
+    c = load_config_module('parity_transformer').get_config('teacher,smoke')
+    c.teacher.model.dtype = dtype
+    c.loop.num_devices = 1
+    results[dtype] = train_and_evaluate(c, str(tmp_path / dtype))
+  m = Transformer(vocab_size=2, num_outputs=2, width=16, depth=1, num_heads=2, max_len=8,
+                  causal=True, dtype='bfloat16')
+  params = m.init(jax.random.key(0), jnp.zeros((1, 8), jnp.int32))
+  assert {str(a.dtype) for a in jax.tree.leaves(params)} == {'float32'}
+  assert m.apply(params, jnp.zeros((1, 8), jnp.int32)).dtype == jnp.float32
+  assert results['float32']['eval_accuracy'] > 0.95
+  assert abs(results['bfloat16']['eval_accuracy'] - results['float32']['eval_accuracy']) < 0.02
+
+
 def test_last_position_readout():
   m = model(causal=True, readout='last')
   tokens = jnp.zeros((3, 10), jnp.int32)

@@ -287,3 +287,16 @@ def test_a_student_can_distil_from_the_teacher_as_of_an_earlier_step(teacher_dir
   progressive.student.teacher_final_step = 2600
   with pytest.raises(ConfigError, match='teacher_final_step: teacher checkpoint 2600 does not'):
     train_and_evaluate(progressive, str(tmp_path / 'missing'))
+
+
+def test_a_teacher_stack_that_would_not_fit_is_refused_before_it_is_loaded(teacher_dir,
+                                                                          tmp_path, monkeypatch,
+                                                                          caplog):
+  caplog.set_level('INFO', logger='pdistill')
+  train_and_evaluate(student('progressive', teacher_dir), str(tmp_path / 'fits'))
+  assert 'teacher: 2 checkpoint(s) of' in caplog.text and 'MiB free in' in caplog.text
+  monkeypatch.setattr(mesh_lib, 'free_bytes', lambda device=None: (1_000, 'a small device'))
+  with pytest.raises(ConfigError, match='config.student.schedule: the 2 teacher checkpoints it '
+                     'selects .* take 0.00 GiB stacked, more than 80% of the 0.00 GiB free in '
+                     'a small device'):
+    train_and_evaluate(student('progressive', teacher_dir), str(tmp_path / 'refused'))

@@ -50,9 +50,12 @@ def mlp(hidden):
   return ml_collections.ConfigDict(dict(name='mlp', hidden=tuple(hidden)))
 
 
-def transformer(name, width, depth, num_heads, max_len):
+def transformer(name, width, depth, num_heads, max_len, attention='fused', dtype='float32'):
+  """attention: 'fused' (jax.nn.dot_product_attention: cuDNN on GPUs) or 'flax'; dtype: the
+  compute dtype, 'float32' (the paper's) or 'bfloat16' (params stay float32)."""
   return ml_collections.ConfigDict(dict(name=name, width=width, depth=depth,
-                                        num_heads=num_heads, max_len=max_len))
+                                        num_heads=num_heads, max_len=max_len,
+                                        attention=attention, dtype=dtype))
 
 
 def experiment(options: Options, data: dict, teacher: dict, student: dict,

@@ -39,7 +39,9 @@ def build(model_config, task):
                        num_heads=model_config.num_heads, max_len=model_config.max_len,
                        causal=name == 'gpt2', readout=task.readout,
                        pad_id=task.pad_id if name == 'bert' else None,
-                       hidden_keys=task.hidden_keys)
+                       hidden_keys=task.hidden_keys,
+                       attention=model_config.get('attention', 'fused'),
+                       dtype=model_config.get('dtype', 'float32'))
   if name == 'linen':
     cls = references.resolve(model_config.module, 'model.module')
     kwargs = model_config.get('kwargs') or {}

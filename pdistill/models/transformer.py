@@ -9,23 +9,43 @@ differences are the attention mask (causal vs. padding) and what is read out.
 from __future__ import annotations
 
 import flax.linen as nn
+import jax
 import jax.numpy as jnp
 
 INIT = nn.initializers.normal(0.02)
+# model.attention: 'fused' = jax.nn.dot_product_attention (cuDNN's fused kernel on GPUs where it
+# supports the shape, XLA's otherwise); 'flax' = Flax's own softmax(q k^T) v, as before.
+ATTENTION = ('fused', 'flax')
+# model.dtype: the compute dtype; params stay float32 either way.
+DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+
+
+def fused_attention(query, key, value, mask=None, **unused):
+  """Flax's attention_fn signature over ``jax.nn.dot_product_attention`` (same [B, T, N, H]
+  layout; Flax's 0/1 mask as booleans, broadcast to [B, N, T, S])."""
+  del unused  # dropout is not used by these models
+  return jax.nn.dot_product_attention(query, key, value,
+                                      mask=None if mask is None else mask.astype(bool))
 
 
 class Block(nn.Module):
   width: int
   num_heads: int
+  attention: str = 'fused'
+  dtype: str = 'float32'
 
   @nn.compact
   def __call__(self, x, mask):
-    h = nn.LayerNorm(name='ln_attn')(x)
+    dtype = DTYPES[self.dtype]
+    kw = dict(dtype=dtype, param_dtype=jnp.float32)
+    attention_fn = fused_attention if self.attention == 'fused' else nn.dot_product_attention
+    h = nn.LayerNorm(name='ln_attn', **kw)(x)
     x = x + nn.MultiHeadDotProductAttention(num_heads=self.num_heads, qkv_features=self.width,
-                                            kernel_init=INIT, name='attn')(h, h, mask=mask)
-    h = nn.LayerNorm(name='ln_mlp')(x)
-    h = nn.gelu(nn.Dense(4 * self.width, kernel_init=INIT, name='mlp_in')(h))
-    return x + nn.Dense(self.width, kernel_init=INIT, name='mlp_out')(h)
+                                            kernel_init=INIT, attention_fn=attention_fn,
+                                            name='attn', **kw)(h, h, mask=mask)
+    h = nn.LayerNorm(name='ln_mlp', **kw)(x)
+    h = nn.gelu(nn.Dense(4 * self.width, kernel_init=INIT, name='mlp_in', **kw)(h))
+    return x + nn.Dense(self.width, kernel_init=INIT, name='mlp_out', **kw)(h)
 
 
 class Transformer(nn.Module):
@@ -43,6 +63,8 @@ class Transformer(nn.Module):
   # Ids >= vocab_size are id - vocab_size at a position no other position may attend to
   # (masked-LM positions hidden as keys, data.masked_keys=hidden; data/mlm_masking.py).
   hidden_keys: bool = False
+  attention: str = 'fused'  # ATTENTION
+  dtype: str = 'float32'  # DTYPES: the compute dtype (logits come out float32)
 
   @nn.compact
   def __call__(self, tokens, return_hidden: bool = False):
@@ -53,9 +75,11 @@ class Transformer(nn.Module):
     if self.hidden_keys:
       keys = tokens < self.vocab_size
       tokens = jnp.where(keys, tokens, tokens - self.vocab_size)
-    x = nn.Embed(self.vocab_size, self.width, embedding_init=INIT, name='embed')(tokens)
+    dtype = DTYPES[self.dtype]
+    x = nn.Embed(self.vocab_size, self.width, embedding_init=INIT, dtype=dtype,
+                 name='embed')(tokens)
     pos = self.param('pos_embed', INIT, (self.max_len, self.width))
-    x = x + pos[:seq]
+    x = x + pos[:seq].astype(dtype)
     padded = not self.causal and self.pad_id is not None
     if padded:
       keys = keys & (tokens != self.pad_id)
@@ -66,10 +90,13 @@ class Transformer(nn.Module):
       mask = nn.combine_masks(mask, nn.make_causal_mask(tokens))
     hiddens = []
     for i in range(self.depth):
-      x = Block(self.width, self.num_heads, name=f'block_{i}')(x, mask)
+      x = Block(self.width, self.num_heads, self.attention, self.dtype,
+                name=f'block_{i}')(x, mask)
       hiddens.append(x)
-    x = nn.LayerNorm(name='ln_final')(x)
+    x = nn.LayerNorm(name='ln_final', dtype=dtype, param_dtype=jnp.float32)(x)
     if self.readout == 'last':
       x = x[..., -1, :]
-    logits = nn.Dense(self.num_outputs, kernel_init=INIT, name='head')(x)
+    logits = nn.Dense(self.num_outputs, kernel_init=INIT, dtype=dtype, param_dtype=jnp.float32,
+                      name='head')(x)
+    logits = logits.astype(jnp.float32)
     return (logits, hiddens) if return_hidden else logits

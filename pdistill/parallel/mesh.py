@@ -66,3 +66,18 @@ def fetch(tree):
 def is_writer() -> bool:
   """Whether this process writes logs, metrics and plots (process 0 of a multi-host run)."""
   return jax.process_index() == 0
+
+
+def free_bytes(device=None) -> tuple[int | None, str]:
+  """(bytes free on ``device``, a name for it): an accelerator's own memory, or for a CPU the
+  host's available memory (None where neither is known)."""
+  device = device or jax.local_devices()[0]
+  stats = device.memory_stats() if hasattr(device, 'memory_stats') else None
+  if stats and 'bytes_limit' in stats:
+    return int(stats['bytes_limit'] - stats.get('bytes_in_use', 0)), f'{device.device_kind}'
+  try:
+    with open('/proc/meminfo') as f:
+      fields = dict(line.split(':', 1) for line in f)
+    return int(fields['MemAvailable'].split()[0]) * 1024, 'host memory'
+  except (OSError, KeyError, ValueError):
+    return None, 'host memory'
