@@ -14,8 +14,8 @@ from pdistill.engine import chunks as chunks_lib
 from pdistill.engine.recorder import Recorder
 from pdistill.engine.setup import Member, Setup
 from pdistill.engine.state import initial_state
-from pdistill.parallel import mesh as mesh_lib
 from pdistill.metrics import log as metrics_log
+from pdistill.parallel import mesh as mesh_lib
 from pdistill.storage import checkpoints as checkpoints_lib
 from pdistill.storage import run_config, run_lock
 from pdistill.storage.checkpoints import RunCheckpoints

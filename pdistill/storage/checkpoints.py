@@ -109,21 +109,19 @@ class RunCheckpoints:
     self._manager.close()
 
 
-def latest_step(workdir: str) -> int | None:
-  """The step of a run's latest checkpoint (None if it has none); opens nothing for writing."""
-  if not os.path.isdir(os.path.join(workdir, SUBDIR)):
-    return None
-  with orbax_io.manager(workdir, SUBDIR, read_only=True,
-                        item_names=('state', digest.ITEM)) as manager:
-    return manager.latest_step()
-
-
 def saved_steps(workdir: str) -> list[int]:
+  """The steps of a run's checkpoints, oldest first; opens nothing for writing."""
   if not os.path.isdir(os.path.join(workdir, SUBDIR)):
     return []
   with orbax_io.manager(workdir, SUBDIR, read_only=True,
                         item_names=('state', digest.ITEM)) as manager:
     return sorted(manager.all_steps())
+
+
+def latest_step(workdir: str) -> int | None:
+  """The step of a run's latest checkpoint (None if it has none); opens nothing for writing."""
+  steps = saved_steps(workdir)
+  return steps[-1] if steps else None
 
 
 def _reader(workdir: str):
