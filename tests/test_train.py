@@ -122,6 +122,21 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one(teacher_dir, tmp_pa
   assert os.path.isdir(os.path.join(workdir, 'checkpoints', '3000.unreadable'))
 
 
+def test_a_run_whose_checkpoints_are_all_unreadable_does_not_start_over(teacher_dir, tmp_path):
+  from pdistill.storage.run_lock import WorkdirError
+  workdir = str(tmp_path / 'teacher')
+  shutil.copytree(teacher_dir, workdir)
+  for step in ('2500', '3000'):
+    damage(os.path.join(workdir, 'checkpoints', step))
+  shutil.rmtree(os.path.join(workdir, 'trajectory', '3000'))  # unfinished: it would resume
+  records = metrics_log.read(workdir)
+  with pytest.raises(WorkdirError, match='none of the checkpoints .* can be read .* nothing '
+                     'changed'):
+    train_and_evaluate(tiny('teacher'), workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['2500', '3000']
+  assert metrics_log.read(workdir) == records  # its history is kept
+
+
 def test_a_checkpoint_saved_before_the_train_state_had_model_state_resumes(tmp_path):
   import flax.struct
   import optax

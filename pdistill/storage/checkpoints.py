@@ -14,6 +14,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from pdistill.storage import digest, orbax_io
+from pdistill.storage.run_lock import WorkdirError
 
 SUBDIR = 'checkpoints'
 log = logging.getLogger('pdistill')
@@ -88,20 +89,34 @@ class RunCheckpoints:
     return list(tree) if isinstance(tree, dict) else None
 
   def restore_newest_intact(self, like_state):
-    """(state, step) of the newest checkpoint that verifies, or (None, 0) if none does.
+    """(state, step) of the newest checkpoint that verifies, or (None, 0) if there is none.
 
-    A checkpoint that cannot be read or verified is named in a warning and moved aside (to
-    ``<step>.unreadable``, never deleted: it may be readable by another version), so that
-    this run saves that step afresh when it reaches it.
+    Newer checkpoints that cannot be read or verified are named in a warning and moved aside
+    (to ``<step>.unreadable``, never deleted: another version of pdistill may read them), so
+    that this run saves those steps afresh.  If checkpoints exist but none can be read, the
+    run does not start over (which would replace its metrics history): WorkdirError, and
+    nothing is moved.
     """
+    failed = []
     for step in sorted(self._manager.all_steps(), reverse=True):
       try:
-        return self.restore(step, like_state), step
+        state = self.restore(step, like_state)
       except digest.CorruptCheckpoint as e:
-        aside = os.path.join(self._where, f'{step}.unreadable')
-        log.warning('%s; moving it to %s and trying the previous checkpoint', e, aside)
-        os.replace(os.path.join(self._where, str(step)), aside)
+        log.warning('%s; trying the previous checkpoint', e)
+        failed.append((step, e))
+        continue
+      for bad, _ in failed:
+        aside = os.path.join(self._where, f'{bad}.unreadable')
+        log.warning('moved the unreadable checkpoint of step %d to %s', bad, aside)
+        os.replace(os.path.join(self._where, str(bad)), aside)
+      if failed:
         self._manager.reload()
+      return state, step
+    if failed:
+      raise WorkdirError(
+          f'none of the checkpoints in {self._where} can be read ({failed[0][1]}); the run '
+          'would start over and replace its history, so it stops here with nothing changed. '
+          'Resume it with the pdistill version that wrote them, or use a new --workdir')
     return None, 0
 
   def close(self) -> None:
