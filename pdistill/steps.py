@@ -134,13 +134,23 @@ def make_eval_fn(apply_fn: Callable, eval_batch_size: int):
 
 
 def apply_in_batches(fn: Callable, inputs: jax.Array, max_rows: int) -> jax.Array:
-  """fn over the leading axis in groups of at most ``max_rows`` rows (lax.map; exact split)."""
+  """``fn`` (row by row independent) over the leading axis in groups of at most ``max_rows``
+  rows (lax.map).  Groups divide the rows when a divisor of at least half ``max_rows`` does;
+  otherwise the rows are padded with zeros to whole groups and the padding's outputs dropped:
+  3,334 rows (2 x 1,667) in groups of 2 ran a wide MLP teacher 30x slower than in groups of
+  1,000 (measured; a progressive schedule switching teacher every 33,333 steps makes such
+  chunks)."""
   rows = inputs.shape[0]
   group = largest_divisor_at_most(rows, max_rows)
   if group == rows:
     return fn(inputs)
-  out = jax.lax.map(fn, inputs.reshape((rows // group, group) + inputs.shape[1:]))
-  return out.reshape((rows,) + out.shape[2:])
+  pad = 0
+  if 2 * group < min(rows, max_rows):
+    group = min(rows, max_rows)
+    pad = -rows % group
+    inputs = jnp.concatenate([inputs, jnp.zeros((pad,) + inputs.shape[1:], inputs.dtype)])
+  out = jax.lax.map(fn, inputs.reshape((-1, group) + inputs.shape[1:]))
+  return out.reshape((rows + pad,) + out.shape[2:])[:rows]
 
 
 def largest_divisor_at_most(n: int, bound: int) -> int:

@@ -1,6 +1,7 @@
 """One SGD step of the MLP (CE and distillation) against a hand-written numpy step."""
 
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
@@ -89,3 +90,19 @@ def test_warmup_then_cosine_schedule_matches_reference_formula():
     else:
       expected = 1e-2 * 0.5 * (1 + np.cos(np.pi * (s - 10) / 90))
     np.testing.assert_allclose(schedule(s), expected, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize('rows,group', [(12, 6), (13, 8), (3334, 8)])
+def test_apply_in_batches_equals_one_call_whatever_the_row_count(rows, group):
+  w = np.random.default_rng(0).normal(size=(5, 3)).astype(np.float32)
+  x = np.random.default_rng(1).normal(size=(rows, 5)).astype(np.float32)
+  calls = []
+
+  def fn(group):
+    calls.append(group.shape[0])
+    return jnp.tanh(group @ w)
+
+  out = steps.apply_in_batches(fn, jnp.asarray(x), 8)
+  np.testing.assert_allclose(out, np.tanh(x @ w), rtol=1e-6, atol=1e-6)
+  # a divisor of at least half the bound (12 = 2 x 6), else padded groups of 8
+  assert out.shape == (rows, 3) and calls == [group]
