@@ -58,6 +58,8 @@ def get_config(arg: str | None = None):
       loop=dict(chunk_steps=500, eval_every_steps=3_125, checkpoint_every_steps=12_500,
                 eval_batch_size=512, teacher_batch_rows=4_096))
   c.student.curriculum.update(teacher_layers=(0, 1), stage_steps=(10_000, 10_000))
+  if size == 'full':
+    cb.accelerator_sizes(c)
   if size == 'repro':
     c.data.update(n=20, k=3)
     c.teacher.model.update(width=128, num_heads=16, max_len=20)

@@ -48,6 +48,8 @@ def get_config(arg: str | None = None):
       loop=dict(chunk_steps=10, eval_every_steps=500, checkpoint_every_steps=1_000,
                 eval_batch_size=64, teacher_batch_rows=64, log_every_secs=30.0))
   c.student.curriculum.update(teacher_layers=(1, 3), stage_steps=(2_000, 2_000))
+  if options.size in ('full', 'books'):
+    cb.accelerator_sizes(c)
   if options.size == 'books':
     c.data.update(tfds_name='pg19', text_field='book_text', tfds_eval_split='validation')
   elif options.size == 'smoke':

@@ -40,7 +40,7 @@ def build(model_config, task):
                        causal=name == 'gpt2', readout=task.readout,
                        pad_id=task.pad_id if name == 'bert' else None,
                        hidden_keys=task.hidden_keys,
-                       attention=model_config.get('attention', 'fused'),
+                       attention=model_config.get('attention', 'flax'),
                        dtype=model_config.get('dtype', 'float32'))
   if name == 'linen':
     cls = references.resolve(model_config.module, 'model.module')

@@ -14,7 +14,8 @@ import jax.numpy as jnp
 
 INIT = nn.initializers.normal(0.02)
 # model.attention: 'fused' = jax.nn.dot_product_attention (cuDNN's fused kernel on GPUs where it
-# supports the shape, XLA's otherwise); 'flax' = Flax's own softmax(q k^T) v, as before.
+# supports the shape, XLA's otherwise; the accelerator-size configs); 'flax' = Flax's own
+# softmax(q k^T) v (the default: the CPU reproductions' results were made with it).
 ATTENTION = ('fused', 'flax')
 # model.dtype: the compute dtype; params stay float32 either way.
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -31,7 +32,7 @@ def fused_attention(query, key, value, mask=None, **unused):
 class Block(nn.Module):
   width: int
   num_heads: int
-  attention: str = 'fused'
+  attention: str = 'flax'
   dtype: str = 'float32'
 
   @nn.compact
@@ -63,7 +64,7 @@ class Transformer(nn.Module):
   # Ids >= vocab_size are id - vocab_size at a position no other position may attend to
   # (masked-LM positions hidden as keys, data.masked_keys=hidden; data/mlm_masking.py).
   hidden_keys: bool = False
-  attention: str = 'fused'  # ATTENTION
+  attention: str = 'flax'  # ATTENTION
   dtype: str = 'float32'  # DTYPES: the compute dtype (logits come out float32)
 
   @nn.compact
