@@ -14,12 +14,13 @@ Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
                           student_step x 1) and progressive:auto (the checkpoint in the
                           teacher's transition found by phase_transition for 1M steps, then
                           the final).  Wall time on the 2-core CPU (README, "Full size"): the
-                          teacher runs at 1,200-1,450 steps/s (~4.3 h for 20M, measured in
-                          progress); a distillation student is bound by the H=50,000 teacher's
-                          logits (~6,500 steps/s: ~50 min per 20M-step student, projected), a
-                          CE student took 3 min.  Expected (the paper): the teacher's
-                          accuracy jumps near 10M steps; progressive students jump right
-                          after; CE and one-shot stay at chance for most of 20M.
+                          teacher ran at 1,250-2,270 steps/s (6.07M steps in 69 min, measured
+                          2026-12-02; 20M would take 2.5-4.5 h); a distillation student is
+                          bound by the H=50,000 teacher's logits (13-14k steps/s alone: ~25
+                          min per 20M-step student, projected), a CE student takes 77 s.
+                          Expected (the paper): the teacher's accuracy jumps near 10M steps
+                          (here, seed 0: 4.9M-5.2M); progressive students jump right after;
+                          CE and one-shot stay at chance for most of 20M (CE here: all 20M).
           full_short      the same teacher, and students on a budget one sitting of the
                           2-core CPU allows (README, "Full size"): they distil from the teacher
                           as of step 6M (student.teacher_final_step; its transition ran from
