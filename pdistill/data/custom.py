@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+import jax
 import numpy as np
 
 
@@ -43,7 +44,7 @@ class Data:
     return int(np.shape(self.sample()['inputs'])[0])
 
   def sample(self) -> dict:
-    import jax  # only for a traced batch function
+    """The batch of step 0 of seed 0, as numpy arrays."""
     return jax.tree.map(np.asarray, self.batch(0, 0))
 
 
