@@ -90,17 +90,21 @@ def _parity(data, batch_size: int) -> Task:
               chunk_input_fn=_seeds_and_steps, batches=batches)
 
 
-def _host_batches(make: Callable[[np.random.Generator], dict]) -> dict:
-  """The chunk input of a host task, whose batch of a step is ``make(host_rng(seed, step))``:
+def _host_batches(batch: Callable[[int, int], dict]) -> dict:
+  """The chunk input of a task whose batches are made on the host by ``batch(seed, step)``:
   the batches themselves."""
 
   def chunk_input_fn(seeds, start, length: int):
-    members = [[make(streams.host_rng(int(seed), s)) for s in range(start, start + length)]
-               for seed in seeds]
-    return jax.tree.map(lambda *xs: np.stack(xs).reshape((len(seeds), length) + xs[0].shape),
-                        *[b for m in members for b in m])
+    rows = [batch(int(seed), s) for seed in seeds for s in range(start, start + length)]
+    return jax.tree.map(lambda *xs: np.stack(xs).reshape((len(seeds), length) + np.shape(xs[0])),
+                        *rows)
 
   return dict(chunk_input_fn=chunk_input_fn, batches=lambda batches: batches)
+
+
+def _rng_batches(make: Callable[[np.random.Generator], dict]) -> dict:
+  """``_host_batches`` of a task whose batch of a step is ``make(host_rng(seed, step))``."""
+  return _host_batches(lambda seed, step: make(streams.host_rng(seed, step)))
 
 
 def _hidden_keys(data) -> bool:
@@ -129,7 +133,7 @@ def _pcfg(data, batch_size: int) -> Task:
   eval_set = make(streams.eval_rng(data.eval_seed), data.eval_size)
   return Task(name=data.task, num_outputs=vocab, vocab_size=vocab, readout='all',
               pad_id=grammar.pad_id, init_inputs=eval_set['inputs'][:1], eval_set=eval_set,
-              hidden_keys=hidden, **_host_batches(lambda rng: make(rng, batch_size)))
+              hidden_keys=hidden, **_rng_batches(lambda rng: make(rng, batch_size)))
 
 
 def _text_mlm(data, batch_size: int) -> Task:
@@ -147,7 +151,7 @@ def _text_mlm(data, batch_size: int) -> Task:
   return Task(name='text_mlm', num_outputs=text.VOCAB, vocab_size=text.VOCAB,
               readout='all', pad_id=text.PAD, init_inputs=eval_set['inputs'][:1],
               eval_set=eval_set, hidden_keys=hidden,
-              **_host_batches(lambda rng: make(rng, batch_size)))
+              **_rng_batches(lambda rng: make(rng, batch_size)))
 
 
 def custom_data(data) -> custom.Data:
@@ -166,13 +170,7 @@ def _custom(data, batch_size: int) -> Task:
 
     inputs = dict(chunk_input_fn=_seeds_and_steps, batches=batches)
   else:
-    def chunk_input_fn(seeds, start, length: int):
-      rows = [spec.batch(int(seed), s) for seed in seeds for s in range(start, start + length)]
-      return jax.tree.map(
-          lambda *xs: np.stack([np.asarray(x) for x in xs]).reshape(
-              (len(seeds), length) + np.shape(xs[0])), *rows)
-
-    inputs = dict(chunk_input_fn=chunk_input_fn, batches=lambda batches: batches)
+    inputs = _host_batches(spec.batch)
   eval_set = jax.tree.map(np.asarray, dict(spec.eval_set))
   return Task(name='custom', num_outputs=spec.num_outputs, vocab_size=spec.vocab_size,
               readout='all' if np.ndim(eval_set['labels']) > 1 else 'last', pad_id=None,
