@@ -68,16 +68,19 @@ class RunCheckpoints:
     """
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), like_state)
-    saved_keys = self._saved_keys(step)
-    legacy = (saved_keys is not None and 'model_state' not in saved_keys and
-              hasattr(like_state, 'model_state') and not like_state.model_state)
-    if legacy:
-      fields = {k: getattr(abstract, k) for k in saved_keys}
-      restored = restore_verified(self._manager, step, 'state',
-                                  ocp.args.StandardRestore(fields), self._where)
-      return like_state.replace(**restored)
-    return restore_verified(self._manager, step, 'state', ocp.args.StandardRestore(abstract),
-                            self._where)
+    try:
+      return restore_verified(self._manager, step, 'state',
+                              ocp.args.StandardRestore(abstract), self._where)
+    except digest.CorruptCheckpoint:
+      saved_keys = self._saved_keys(step)  # read only when the usual restore fails
+      legacy = (saved_keys is not None and 'model_state' not in saved_keys and
+                hasattr(like_state, 'model_state') and not like_state.model_state)
+      if not legacy:
+        raise
+    fields = {k: getattr(abstract, k) for k in saved_keys}
+    restored = restore_verified(self._manager, step, 'state', ocp.args.StandardRestore(fields),
+                                self._where)
+    return like_state.replace(**restored)
 
   def _saved_keys(self, step: int):
     """The top-level fields of the state saved at ``step`` (None if unreadable)."""
