@@ -54,12 +54,12 @@ def validate(config) -> None:
       _require(not option or kind in schedules.SCHEDULE_KINDS, 'pipeline_methods',
                f'{entry!r}: schedule kind {kind!r} is not one of '
                f'{schedules.SCHEDULE_KINDS} (or CxT: checkpoint C for T steps)')
-  _validate_data(config)
+  seq = _sequence_length(config.data, _validate_data(config))
   _validate_sweep(config)
   runs = {'pipeline': ('teacher', 'student'), 'teacher': ('teacher',)}.get(config.method,
                                                                           ('student',))
   for run in runs:
-    _validate_run(config, run)
+    _validate_run(config, run, seq)
   if 'student' in runs:
     _positive(config, 'student.temperature', allow_zero=True)
     alpha = config.student.alpha
@@ -89,7 +89,9 @@ def validate(config) -> None:
   _positive(config, 'loop.sgd_block_steps', allow_zero=True)
 
 
-def _validate_data(config) -> None:
+def _validate_data(config):
+  """Checks ``config.data``; returns a custom task's ``Data`` (its factory is called once here),
+  else None."""
   _choice(config, 'data.task', tasks.TASKS)
   _positive(config, 'data.eval_size')
   data = config.data
@@ -122,6 +124,7 @@ def _validate_data(config) -> None:
                             (run == 'teacher') == (config.method == 'teacher')):
         _require(config[run].batch_size == batch, f'{run}.batch_size',
                  f'is {config[run].batch_size} but {data.factory} makes batches of {batch}')
+    return spec
   elif data.task == 'text_mlm':
     _choice(config, 'data.source', text.SOURCES)
     _require(isinstance(data.seq_len, int) and data.seq_len >= 8, 'data.seq_len',
@@ -148,9 +151,9 @@ def _validate_data(config) -> None:
                f'got {data.boundary_depth!r}')
 
 
-def _sequence_length(data) -> int | None:
+def _sequence_length(data, custom_data=None) -> int | None:
   if data.task == 'custom':
-    return None if tasks.custom_data(data).vocab_size is None else 0
+    return None if custom_data.vocab_size is None else 0
   if data.task == 'sparse_parity':
     return data.n if data.get('as_tokens', False) else None
   if data.task == 'text_mlm':
@@ -159,10 +162,9 @@ def _sequence_length(data) -> int | None:
   return seq - 1 if data.task == 'pcfg_next_token' else seq
 
 
-def _validate_run(config, run: str) -> None:
+def _validate_run(config, run: str, seq: int | None) -> None:
   _choice(config, f'{run}.model.name', models.MODEL_NAMES)
   model = _get(config, f'{run}.model')
-  seq = _sequence_length(config.data)
   if model.name == 'linen':
     _require(bool(model.get('module')), f'{run}.model.module',
              'is empty: name a Flax Linen module class, "pkg.mod:Class" or '
