@@ -10,8 +10,9 @@ pre-activations z) and X_s the step's inputs,
   z_t = (X W1_0)[t] + b1_t + sum_{s<t} (X_t X_s^T) u_s
 
 one matmul gives the pre-activations of the whole block, the Gram matrix X X^T corrects them
-for the block's own earlier updates, and one rank-K update ends the block.  b1, W2 and b2
-are small and take their step every step as usual.  The result is the same SGD: it differs
+for the block's own earlier updates, and one rank-K update ends the block.  b1 is W1's row
+for a constant input 1 (the Gram matrix + 1 corrects for it, one update ends the block);
+W2 and b2 are small and take their step every step as usual.  The result is the same SGD: it differs
 from the per-step path only by float rounding (summation order), which over long runs grows
 the way it does between any two float implementations of SGD (a ReLU unit within rounding
 of zero flips, and the runs drift apart).
@@ -39,10 +40,11 @@ import optax
 
 from pdistill import steps as steps_lib
 
-# Steps run one by one at the bottom of the recursion: at H=50,000, 8 ran 3-20% slower and a
-# Python-unrolled leaf (or nested scans at every level) 2x slower; each leaf is its own loop
-# body, so larger leaves compile faster (K=50: +3.2 s with 4, +2.3 s with 8).
-LEAF_STEPS = 4
+# Steps run one by one at the bottom of the recursion, unrolled (no loop): measured
+# 2026-12-02 with b1 folded into the corrections, steps/s relative to a 4-step loop (the
+# previous default): H=50,000 +23% with 2 unrolled steps (+16% with 4 or 8, +17% with 1);
+# H=1,000 within noise for 2 and 4 (+9% with 8).  Compiling is no slower (K=50: 8 s vs 6 s).
+LEAF_STEPS = 2
 
 
 def block_length(length: int, block_steps: int) -> int:
@@ -68,23 +70,21 @@ def make_run_steps(tx: optax.GradientTransformation, block_steps: int, *, distil
     ([classes, H]) inside a block: on a CPU the step's two passes over it are 2.5x faster
     when H is the contiguous axis (measured at H=50,000).
     """
-    b1, w2t, b2, opt_state = small
+    w2t, b2, opt_state = small
 
-    def loss_fn(z, b1, w2t, b2):
-      logits = jnp.einsum('bh,ch->bc', jax.nn.relu(z + b1), w2t) + b2
+    def loss_fn(z, w2t, b2):
+      logits = jnp.einsum('bh,ch->bc', jax.nn.relu(z), w2t) + b2
       return logits_loss(logits, batch), logits
 
-    (gz, gb1, gw2t, gb2), logits = jax.grad(loss_fn, argnums=(0, 1, 2, 3), has_aux=True)(
-        z, b1, w2t, b2)
+    (gz, gw2t, gb2), logits = jax.grad(loss_fn, argnums=(0, 1, 2), has_aux=True)(z, w2t, b2)
     # The optimizer's update of a unit gradient is its multiplier (-lr at this step).
     multiplier, opt_state = tx.update(jnp.ones((), gz.dtype), opt_state)
-    small = (b1 + multiplier * gb1, w2t + multiplier * gw2t, b2 + multiplier * gb2, opt_state)
+    small = (w2t + multiplier * gw2t, b2 + multiplier * gb2, opt_state)
     return small, multiplier * gz, logits
 
   def leaf(small, z, gram, batches):
-    """A few steps one by one; each step's update is added at once to the pre-activations of
-    the leaf's steps (each step reading a buffer of the earlier updates instead, the
-    prototype's way, measured 4x slower in XLA's CPU loop at H=50,000)."""
+    """A few steps one by one (unrolled); each step's update is added at once to the
+    pre-activations of the leaf's steps."""
 
     def body(carry, t):
       small, z = carry
@@ -93,7 +93,8 @@ def make_run_steps(tx: optax.GradientTransformation, block_steps: int, *, distil
       z = z + jnp.einsum('kbc,ch->kbh', gram[:, :, t, :], u)
       return (small, z), (u, logits)
 
-    (small, _), (u, logits) = jax.lax.scan(body, (small, z), jnp.arange(z.shape[0]))
+    (small, _), (u, logits) = jax.lax.scan(body, (small, z), jnp.arange(z.shape[0]),
+                                           unroll=True)
     return small, u, logits
 
   def solve(small, z, gram, batches):
@@ -116,16 +117,22 @@ def make_run_steps(tx: optax.GradientTransformation, block_steps: int, *, distil
     params = state.params
     w1 = params['Dense_0']['kernel']
     x = batches['inputs'].astype(w1.dtype)
-    z = jnp.einsum('kbn,nh->kbh', x, w1)
-    gram = jnp.einsum('kbn,jcn->kbjc', x, x)
-    small = (params['Dense_0']['bias'], params['Dense_1']['kernel'].T,
-             params['Dense_1']['bias'], state.opt_state)
+    b1 = params['Dense_0']['bias']
+    z = jnp.einsum('kbn,nh->kbh', x, w1) + b1
+    # b1 is W1's row for a constant input 1: its updates are corrected into z with the rest
+    # (Gram + 1) and applied once at the block's end, so a step never touches it.
+    gram = jnp.einsum('kbn,jcn->kbjc', x, x) + 1
+    small = (params['Dense_1']['kernel'].T, params['Dense_1']['bias'], state.opt_state)
     targets = {k: v for k, v in batches.items() if k != 'inputs'}  # what a step reads
-    (b1, w2t, b2, opt_state), u, logits = solve(small, z, gram, targets)
+    (w2t, b2, opt_state), u, logits = solve(small, z, gram, targets)
     metrics = jax.vmap(lambda lg, b: steps_lib.step_metrics(logits_loss(lg, b), lg, b))(
         logits, batches)
     sums = jax.tree.map(lambda s, m: s + jnp.sum(m), sums, metrics)
-    params = {'Dense_0': {'kernel': w1 + jnp.einsum('kbn,kbh->nh', x, u), 'bias': b1},
+    # b1's update as a matmul too: as a reduction XLA fused it into u's producers and ran
+    # the H=50,000 block 30% slower (measured).
+    ones = jnp.ones(u.shape[:2], u.dtype)
+    params = {'Dense_0': {'kernel': w1 + jnp.einsum('kbn,kbh->nh', x, u),
+                          'bias': b1 + jnp.einsum('kb,kbh->h', ones, u)},
               'Dense_1': {'kernel': w2t.T, 'bias': b2}}
     state = state.replace(step=state.step + z.shape[0], params=params, opt_state=opt_state)
     return (state, sums), None
