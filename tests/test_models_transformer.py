@@ -71,21 +71,36 @@ def test_fused_attention_gives_flaxs_logits(causal, pad_id, hidden_keys):
 
 
 def test_bfloat16_compute_keeps_float32_params_and_trains_the_smoke_teacher_as_well(tmp_path):
-  # On one device, as on the one-GPU machine issue 15 targets.  Split over the 8 fake devices
-  # the bf16 teacher stays at chance (measured; README "Performance": not understood yet).
+  # One device (the one-GPU machine issue 15 targets) and the batch split over the 8 fake
+  # devices.  Seed 0: whether the smoke teacher jumps within 1,500 steps depends on the seed
+  # (seeds 1 and 3 stay at chance in fp32 and bf16 alike; measured).
   results = {}
-  for dtype in ('float32', 'bfloat16'):
+  for dtype, devices in (('float32', 1), ('bfloat16', 1), ('bfloat16', 8)):
     c = load_config_module('parity_transformer').get_config('teacher,smoke')
     c.teacher.model.dtype = dtype
-    c.loop.num_devices = 1
-    results[dtype] = train_and_evaluate(c, str(tmp_path / dtype))
+    c.loop.num_devices = devices
+    results[dtype, devices] = train_and_evaluate(c, str(tmp_path / f'{dtype}_{devices}'))
   m = Transformer(vocab_size=2, num_outputs=2, width=16, depth=1, num_heads=2, max_len=8,
                   causal=True, dtype='bfloat16')
   params = m.init(jax.random.key(0), jnp.zeros((1, 8), jnp.int32))
   assert {str(a.dtype) for a in jax.tree.leaves(params)} == {'float32'}
   assert m.apply(params, jnp.zeros((1, 8), jnp.int32)).dtype == jnp.float32
-  assert results['float32']['eval_accuracy'] > 0.95
-  assert abs(results['bfloat16']['eval_accuracy'] - results['float32']['eval_accuracy']) < 0.02
+  fp32 = results['float32', 1]['eval_accuracy']
+  assert fp32 > 0.95
+  for devices in (1, 8):
+    assert abs(results['bfloat16', devices]['eval_accuracy'] - fp32) < 0.02, devices
+
+
+def test_bfloat16_compute_trains_the_pcfg_bert_smoke_teacher_as_float32_does(tmp_path):
+  # Batch split over the 8 fake devices.  Eval accuracy at initialisation: 0.13; after the
+  # 200 smoke steps 0.43 in fp32 and bf16 alike (measured).
+  results = {}
+  for dtype in ('float32', 'bfloat16'):
+    c = load_config_module('pcfg_bert').get_config('teacher,smoke')
+    c.teacher.model.dtype = dtype
+    results[dtype] = train_and_evaluate(c, str(tmp_path / dtype))['eval_accuracy']
+  assert results['float32'] > 0.40, results
+  assert abs(results['bfloat16'] - results['float32']) < 0.02, results
 
 
 def test_last_position_readout():
