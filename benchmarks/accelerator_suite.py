@@ -215,11 +215,27 @@ def markdown(result: dict) -> str:
                f'{r["batch"]} of {r["full batch"]}')
     lines.append(f'| {r["workload"]} | {r["unit"]} | ' + ' | '.join(cell(c) for c in cells) +
                  ' |')
+  for r in result['rows']:
+    if r.get('host sampler') and r.get('fp32'):
+      lines += ['', sampler_verdict(r)]
   if result['projections']:
     lines += ['', '| full-size experiment | projected hours | from |', '|---|---:|---|']
     lines += [f'| {p["experiment"]} | {p["hours"]:.2f} | {p["from"]} |'
               for p in result['projections']]
   return '\n'.join(lines)
+
+
+def sampler_verdict(row: dict) -> str:
+  """Whether one host process samples PCFG sentences as fast as the device consumes them
+  (the loop makes the next chunk's data while the device runs the current one)."""
+  sampled = row['host sampler']
+  consumed = max(row[k] for k in ('fp32', 'bf16') if row.get(k))
+  ratio = sampled / consumed
+  verdict = ('it keeps ahead' if ratio >= 1 else
+             'it falls behind: the run would wait on data (more sampler processes, or sampling '
+             'on the device, needed)')
+  return (f'Host PCFG sampler ({row["workload"]}): {sampled:,.0f} tokens/s in one process, '
+          f'{ratio:.1f}x the fastest step\'s consumption ({consumed:,.0f} tokens/s): {verdict}.')
 
 
 if __name__ == '__main__':

@@ -27,3 +27,4 @@ def test_the_tiny_suite_measures_every_workload_on_the_device_it_names(tmp_path)
     table = f.read()
   assert table.startswith('Device: **CPU')
   assert '| PCFG BERT (cfg3b) teacher step | tokens/s |' in table
+  assert 'Host PCFG sampler (PCFG BERT (cfg3b) teacher step): ' in table
