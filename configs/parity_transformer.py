@@ -6,8 +6,11 @@ r"""Sparse parity with small GPT-2-style transformers: inputs as tokens, class a
          (+1 -> 0, -1 -> 1), 2 layers, head dim 8; teacher 32 heads (width 256), student 4
          heads (width 32); Adam, batch 32, 6% warmup + cosine, lr 3e-4 teacher / 1e-4
          student, 250k steps (8M examples), teacher checkpoint every 3,125 steps (100k
-         examples), students on the multiplier-1 rule.  Needs an accelerator: on the 2-core
-         CPU a teacher step takes ~10 ms (30+ min per 250k-step run, not measured end to end).
+         examples), students on the multiplier-1 rule.  Needs an accelerator.  Accelerator
+         time: not measured yet (no accelerator has been lent;
+         `benchmarks/accelerator_suite.py` measures and projects it on one).  On the 2-core
+         CPU the suite projects 49 h for the teacher and 161 h for 3 methods x 3 seeds of
+         students (benchmarks/RESULTS.md).
   repro  the reproduction in README ("Reproduction: transformers on sparse parity"): n=20, k=3,
          2 layers, head dim 8 as in the reference; teacher 16 heads (width 128), students 4
          heads (width 32), 4x fewer at the same head dimension (the reference has 8x).

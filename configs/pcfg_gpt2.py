@@ -8,7 +8,8 @@ Targets can be restricted to the right-boundary tokens of the spans of depth-D n
   full   cfg3b; teacher 4 layers x 32 heads, width 256; student 4 layers x 8 heads, width 64;
          AdamW lr 5e-3, betas (0.9, 0.95), wd 0, 6% warmup + cosine, batch 512, 2,000 steps,
          teacher checkpoint every 200 steps, students at temperature 0 on the multiplier-1
-         rule.  Needs an accelerator.
+         rule.  Needs an accelerator.  Accelerator time: not measured yet (no accelerator has
+         been lent; its step costs about what pcfg_bert.py's does).
   smoke  2 layers of width 32 / 16, batch 8, 200 steps: about a minute on a CPU.
 
   python -m pdistill.main --config=configs/pcfg_gpt2.py:smoke --workdir=/tmp/pcfg_gpt2
