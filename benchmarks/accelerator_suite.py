@@ -9,7 +9,8 @@ One command measures, on the default device (GPU, TPU or CPU, named in every out
 2. the full-size transformer steps in tokens/s: PCFG BERT teacher (cfg3b, 4 layers, 32 heads
    of dim 8, width 256, batch 512) and student (8 heads, width 64), and the parity transformer
    (32-head teacher, 4-head student, batch 32, n=100), in fp32 and bf16 compute, and the host
-   PCFG sampler's tokens/s beside what the device consumes;
+   PCFG sampler's tokens/s (the loop's one process, and ``--sampler_processes`` of
+   ``data.host_pool``) beside what the device consumes;
 3. the projected wall time of each full-size experiment from those rates.
 
 Each measurement compiles once (not timed), then repeats until its share of ``--budget_s``
@@ -39,7 +40,7 @@ import parity_throughput  # noqa: E402  (a sibling script: its runners)
 
 from pdistill import models, optimizers, steps  # noqa: E402
 from pdistill.config.files import load_config  # noqa: E402
-from pdistill.data import tasks  # noqa: E402
+from pdistill.data import host_pool, tasks  # noqa: E402
 from pdistill.models import calls  # noqa: E402
 
 # name, student H, teacher H, steps per timed call, chunk (parity_throughput's cases)
@@ -106,7 +107,28 @@ def _transformer_case(config, run, batch, distill_from=None, dtype=None):
   return task, train_state, stack, chunk
 
 
-def transformer_rows(tiny: bool, batch_cut: int | None, seconds: float) -> list[dict]:
+def sampler_rates(data, batch: int, steps_each: int, processes: int) -> dict:
+  """Real tokens/s the host makes at the full ``batch``: one process (the loop's own) and a
+  ``HostPool`` of ``processes`` (``loop.host_data_processes``; started before timing)."""
+  task = tasks.build(data, batch)
+  count = lambda chunk: int(np.sum(chunk['inputs'] != task.pad_id))
+  t0 = time.perf_counter()
+  one = count(task.chunk_input([0], 2, steps_each)) / (time.perf_counter() - t0)
+  rates = {'host sampler': one, 'host sampler processes': processes}
+  if processes > 1:
+    pool = host_pool.HostPool(data, batch, processes)
+    try:
+      pool.chunk_input([0], 0, processes)  # starts the workers
+      t0 = time.perf_counter()
+      rates['host sampler pool'] = count(pool.chunk_input([0], 2, steps_each * processes)) / (
+          time.perf_counter() - t0)
+    finally:
+      pool.close()
+  return rates
+
+
+def transformer_rows(tiny: bool, batch_cut: int | None, seconds: float,
+                     sampler_processes: int = 1) -> list[dict]:
   size = 'smoke' if tiny else 'full'
   rows = []
   for config_name, label in (('pcfg_bert', 'PCFG BERT (cfg3b)'),
@@ -128,10 +150,7 @@ def transformer_rows(tiny: bool, batch_cut: int | None, seconds: float) -> list[
                          max_reps=10)
         row['fp32' if dtype == 'float32' else 'bf16'] = tokens / per_call
       if config_name == 'pcfg_bert':
-        t0 = time.perf_counter()
-        sampled = task.chunk_input([0], 2, 4)
-        row['host sampler'] = int(np.sum(sampled['inputs'] != task.pad_id)) / (
-            time.perf_counter() - t0)
+        row.update(sampler_rates(c.data, run.batch_size, 1 if tiny else 4, sampler_processes))
       rows.append(row)
   return rows
 
@@ -176,6 +195,8 @@ def main(argv=None) -> dict:
   parser.add_argument('--budget_s', type=float, default=480.0)
   parser.add_argument('--cpu_batch', type=int, default=4,
                       help='transformer rows per step on a CPU (the full batch elsewhere)')
+  parser.add_argument('--sampler_processes', type=int, default=min(os.cpu_count() or 1, 8),
+                      help='host sampler processes measured beside the loop\'s one')
   parser.add_argument('--out', default=os.path.join(os.path.dirname(__file__),
                                                     'accelerator_suite'))
   args = parser.parse_args(argv)
@@ -185,7 +206,7 @@ def main(argv=None) -> dict:
   share = args.budget_s / 3  # parity, transformers, margin for compiles
   rows = parity_rows(TINY_PARITY if args.tiny else PARITY, share / (2 if args.tiny else 3))
   rows += transformer_rows(args.tiny, args.cpu_batch if on_cpu or args.tiny else None,
-                           share / 4)
+                           share / 4, args.sampler_processes)
   result = {'device': device, 'date': time.strftime('%Y-%m-%d'),
             'jax': jax.__version__, 'host': platform.machine(), 'tiny': args.tiny,
             'rows': rows, 'projections': [] if args.tiny else projections(rows),
@@ -226,16 +247,23 @@ def markdown(result: dict) -> str:
 
 
 def sampler_verdict(row: dict) -> str:
-  """Whether one host process samples PCFG sentences as fast as the device consumes them
-  (the loop makes the next chunk's data while the device runs the current one)."""
-  sampled = row['host sampler']
+  """Whether the host samples PCFG sentences as fast as the device consumes them (the loop
+  makes the next chunk's data while the device runs the current one)."""
+  sampled, pooled = row['host sampler'], row.get('host sampler pool')
+  processes = row.get('host sampler processes', 1)
   consumed = max(row[k] for k in ('fp32', 'bf16') if row.get(k))
-  ratio = sampled / consumed
-  verdict = ('it keeps ahead' if ratio >= 1 else
-             'it falls behind: the run would wait on data (more sampler processes, or sampling '
-             'on the device, needed)')
-  return (f'Host PCFG sampler ({row["workload"]}): {sampled:,.0f} tokens/s in one process, '
-          f'{ratio:.1f}x the fastest step\'s consumption ({consumed:,.0f} tokens/s): {verdict}.')
+  text = (f'Host PCFG sampler ({row["workload"]}): {sampled:,.0f} tokens/s in one process '
+          f'({sampled / consumed:.1f}x the fastest step\'s {consumed:,.0f} tokens/s)')
+  if pooled:
+    text += (f', {pooled:,.0f} with {processes} processes ({pooled / consumed:.1f}x, '
+             f'`--config.loop.host_data_processes={processes}`)')
+  if sampled >= consumed:
+    return text + ': one process keeps ahead.'
+  if pooled and pooled >= consumed:
+    return text + f': one process falls behind; {processes} keep ahead.'
+  return text + (': the host falls behind (the run would wait on data: sampling on the device '
+                 'needed).')
+
 
 
 if __name__ == '__main__':

@@ -87,6 +87,10 @@ def validate(config) -> None:
     _positive(config, f'loop.{field}')
   _positive(config, 'loop.num_devices', allow_zero=True)
   _positive(config, 'loop.sgd_block_steps', allow_zero=True)
+  processes = config.loop.get('host_data_processes', 0)
+  _require(isinstance(processes, int) and not isinstance(processes, bool) and processes >= 0,
+           'loop.host_data_processes', 'must be a whole number >= 0 (0 or 1: batches made in '
+           f'the loop\'s own process; N > 1: by N worker processes), got {processes!r}')
 
 
 def _validate_data(config):

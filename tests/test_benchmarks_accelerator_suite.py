@@ -11,7 +11,8 @@ from tiny_configs import REPO
 def test_the_tiny_suite_measures_every_workload_on_the_device_it_names(tmp_path):
   out = str(tmp_path / 'suite')
   script = os.path.join(REPO, 'benchmarks', 'accelerator_suite.py')
-  result = subprocess.run([sys.executable, script, '--tiny', '--budget_s=10', f'--out={out}'],
+  result = subprocess.run([sys.executable, script, '--tiny', '--budget_s=10',
+                           '--sampler_processes=2', f'--out={out}'],
                           capture_output=True, text=True, cwd=REPO)
   assert result.returncode == 0, result.stderr[-3000:]
   with open(out + '.json') as f:
@@ -23,6 +24,7 @@ def test_the_tiny_suite_measures_every_workload_on_the_device_it_names(tmp_path)
   mlp, bert, parity = suite['rows']
   assert mlp['block path'] > 0 and mlp['per-step'] > 0
   assert bert['fp32'] > 0 and bert['host sampler'] > 0 and parity['fp32'] > 0
+  assert bert['host sampler pool'] > 0  # --sampler_processes=2
   with open(out + '.md') as f:
     table = f.read()
   assert table.startswith('Device: **CPU')

@@ -80,6 +80,8 @@ def test_unknown_variant_lists_the_valid_ones():
     ('student.schedule.steps_per_checkpoint', (1, 2),
      'config.student.schedule.steps_per_checkpoint: needs one entry per checkpoint'),
     ('loop.chunk_steps', 0, 'config.loop.chunk_steps: must be positive'),
+    ('loop.host_data_processes', -2,
+     'config.loop.host_data_processes: must be a whole number >= 0'),
     ('pipeline_methods', ('progressive:linear',),
      "config.pipeline_methods: 'progressive:linear': schedule kind 'linear' is not one of"),
     ('pipeline_methods', ('ce:auto',), "config.pipeline_methods: 'ce:auto' is not one of"),

@@ -102,6 +102,7 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
       teacher_batch_rows=1_024, log_every_secs=30.0,
       stop_on_nonfinite=True,  # a non-finite eval loss or param ends the run (exit 3)
       sgd_block_steps=SGD_BLOCK_STEPS,
+      host_data_processes=0,  # > 1: host-made batches (PCFG, text) by that many processes
       num_devices=0))  # 0 = all local devices (as many as evenly split the batch)
   c.loop.update(loop or {})
   return c

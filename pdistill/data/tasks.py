@@ -40,6 +40,7 @@ class Task:
   chunk_input_fn: Callable  # (seeds int32[M], start, length) -> numpy pytree, leaves [M, ...]
   batches: Callable  # one member's chunk input -> batches [length, ...]; traceable
   hidden_keys: bool = False  # ids >= vocab_size are masked-LM positions hidden as attention keys
+  on_host: bool = False  # chunk inputs are the batches, made on the host (data/host_pool.py)
 
   def chunk_input(self, seeds: Sequence[int], start: int, length: int) -> dict:
     """What the chunk of steps start..start+length-1 needs, for each of ``seeds``."""
@@ -99,7 +100,7 @@ def _host_batches(batch: Callable[[int, int], dict]) -> dict:
     return jax.tree.map(lambda *xs: np.stack(xs).reshape((len(seeds), length) + np.shape(xs[0])),
                         *rows)
 
-  return dict(chunk_input_fn=chunk_input_fn, batches=lambda batches: batches)
+  return dict(chunk_input_fn=chunk_input_fn, batches=lambda batches: batches, on_host=True)
 
 
 def _rng_batches(make: Callable[[np.random.Generator], dict]) -> dict:

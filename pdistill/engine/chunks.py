@@ -67,14 +67,16 @@ def sgd_block_steps(config) -> int:
   return config.loop.get('sgd_block_steps', 0)
 
 
-def chunk_input(setup: Setup, members: list[Member], begin: int, end: int):
+def chunk_input(setup: Setup, members: list[Member], begin: int, end: int, make=None):
   """The task's input for the chunk of steps begin..end-1, placed on the mesh.
 
-  A sweep's members are spread over the devices; a plain run's leaves of shape
-  [steps, batch, ...] are split along the batch axis (when the batch is split at all), smaller
-  ones replicated.
+  ``make`` replaces ``setup.task.chunk_input`` (e.g. a ``data.host_pool.HostPool``'s).  A
+  sweep's members are spread over the devices; a plain run's leaves of shape [steps, batch,
+  ...] are split along the batch axis (when the batch is split at all), smaller ones
+  replicated.
   """
-  stacked = setup.task.chunk_input([m.seed for m in members], begin, end - begin)
+  make = make or setup.task.chunk_input
+  stacked = make([m.seed for m in members], begin, end - begin)
   if setup.stacked:
     return mesh_lib.put(stacked, setup.state_sharding)
   split = setup.batch_sharding

@@ -10,6 +10,7 @@ import threading
 import jax.numpy as jnp
 
 from pdistill import config as config_lib
+from pdistill.data import host_pool
 from pdistill.engine import chunks as chunks_lib
 from pdistill.engine.recorder import Recorder
 from pdistill.engine.setup import Member, Setup
@@ -107,6 +108,9 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
   num_steps = config_lib.run_section(config).num_steps
   checkpoints = RunCheckpoints(state_dir)
   recorder = None
+  make_input, close_input = host_pool.make_chunk_input(
+      setup.task, config.data, config_lib.run_section(config).batch_size,
+      config.loop.get('host_data_processes', 0))
   try:
     state, step_keys, start = initial_state(setup, members, checkpoints)
     if start:
@@ -124,7 +128,7 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
 
     def inputs(begin: int):
       end = next_stop(begin, num_steps, every, switches)
-      return end, chunks_lib.chunk_input(setup, members, begin, end)
+      return end, chunks_lib.chunk_input(setup, members, begin, end, make_input)
 
     step = start
     upcoming = inputs(step) if step < num_steps else None
@@ -144,6 +148,7 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
           checkpoints.save(step, state)
           raise Interrupted(stop[0], step, state_dir)
   finally:
+    close_input()
     checkpoints.close()
     if recorder is not None:
       recorder.close()
