@@ -14,6 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
+import signal
 import sys
 
 from absl import app, flags, logging
@@ -124,6 +125,10 @@ def main(argv):
   except Interrupted as e:
     print(str(e), file=sys.stderr)
     sys.exit(128 + e.signum)
+  except KeyboardInterrupt:  # SIGINT before the loop took over (loading, compiling)
+    print(f'SIGINT: stopped before the next chunk boundary; what {workdir} held is kept: rerun '
+          'the same command to resume', file=sys.stderr)
+    sys.exit(128 + signal.SIGINT)
   except Exception as e:  # noqa: BLE001  only a full or unwritable disk is reported here
     cause = storage_error(e)
     if cause is None:
