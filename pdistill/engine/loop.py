@@ -105,12 +105,13 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
 
   The resumable state (stacked for several members) is checkpointed in ``state_dir``.
   """
-  num_steps = config_lib.run_section(config).num_steps
+  run = config_lib.run_section(config)
+  num_steps = run.num_steps
+  # Workers (if any) start on the first chunk's data; nothing to undo if what follows fails.
+  make_input, close_input = host_pool.make_chunk_input(
+      setup.task, config.data, run.batch_size, config.loop.get('host_data_processes', 0))
   checkpoints = RunCheckpoints(state_dir)
   recorder = None
-  make_input, close_input = host_pool.make_chunk_input(
-      setup.task, config.data, config_lib.run_section(config).batch_size,
-      config.loop.get('host_data_processes', 0))
   try:
     state, step_keys, start = initial_state(setup, members, checkpoints)
     if start:
