@@ -9,8 +9,8 @@ r"""Sparse parity with small GPT-2-style transformers: inputs as tokens, class a
          examples), students on the multiplier-1 rule.  Needs an accelerator.  Accelerator
          time: not measured yet (no accelerator has been lent;
          `benchmarks/accelerator_suite.py` measures and projects it on one).  On the 2-core
-         CPU the suite projects 49 h for the teacher and 161 h for 3 methods x 3 seeds of
-         students (benchmarks/RESULTS.md).
+         CPU the suite (its run of 2026-12-02) projected 49 h for the teacher and 161 h for 3
+         methods x 3 seeds of students (benchmarks/RESULTS.md).
   repro  the reproduction in README ("Reproduction: transformers on sparse parity"): n=20, k=3,
          2 layers, head dim 8 as in the reference; teacher 16 heads (width 128), students 4
          heads (width 32), 4x fewer at the same head dimension (the reference has 8x).

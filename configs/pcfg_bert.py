@@ -9,8 +9,9 @@ r"""BERT-style masked LM on the cfg3 PCFGs: teacher, then CE / one-shot / progre
          every 200 steps; students at temperature 0 (the reference's 1e-20: the teacher's
          argmax) on the multiplier-1 rule.  Needs an accelerator.  Accelerator time: not
          measured yet (no accelerator has been lent; `benchmarks/accelerator_suite.py` measures
-         and projects it on one).  On the 2-core CPU the suite projects 164 h for the teacher
-         and 670 h for 4 methods x 3 seeds of students (benchmarks/RESULTS.md).
+         and projects it on one).  On the 2-core CPU the suite (its run of 2026-12-02)
+         projected 164 h for the teacher and 670 h for 4 methods x 3 seeds of students
+         (benchmarks/RESULTS.md).
   repro  the README's CPU reproduction, on pdcfg5 (pdistill's own grammar, built by the cfg3
          construction with 5 levels instead of 7: sentences of 20-54 terminals, mean 35, instead
          of cfg3b's 294, which is what makes cfg3b an accelerator job): teacher 4 layers x 2
