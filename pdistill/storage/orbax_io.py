@@ -10,6 +10,7 @@ import errno
 import logging
 import os
 import shutil
+import weakref
 
 import jax
 import orbax.checkpoint as ocp
@@ -26,6 +27,10 @@ class _QuietReadOnly(logging.Filter):
 
 logging.getLogger('absl').addFilter(_QuietReadOnly())
 
+# Every manager this process opened for writing: their asynchronous saves hold space the disk
+# does not show as used yet (see ensure_room).
+_writers = weakref.WeakSet()
+
 
 def manager(workdir: str, subdir: str, *, max_to_keep: int | None = None,
             read_only: bool = False, **items) -> ocp.CheckpointManager:
@@ -35,8 +40,11 @@ def manager(workdir: str, subdir: str, *, max_to_keep: int | None = None,
                                          read_only=read_only,
                                          cleanup_tmp_directories=not read_only,
                                          enable_async_checkpointing=jax.process_count() == 1)
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), subdir), options=options,
+  made = ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), subdir), options=options,
                                **items)
+  if not read_only:
+    _writers.add(made)
+  return made
 
 
 def on_one_device(abstract_tree):
@@ -52,9 +60,14 @@ def ensure_room(directory: str, tree) -> None:
 
   Checked before every save: a save that runs out of space fails inside Orbax's writer threads,
   which print pages of tracebacks before the error reaches the run; this stops it cleanly
-  first.  Another process filling the disk meanwhile still gets that error (``main`` reports
-  it in one line).
+  first.  Saves still being written (asynchronously, by any of this process's managers: the
+  trajectory's and the checkpoints' often save at the same step) are waited for first, so the
+  free space counted is what they leave.  Another process filling the disk meanwhile still
+  gets that error (``main`` reports it in one line).
   """
+  for writer in list(_writers):
+    if writer.is_saving_in_progress():
+      writer.wait_until_finished()
   need = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
   need += need // 10 + (64 << 10)  # Orbax's metadata, OCDBT's manifest
   free = shutil.disk_usage(directory).free
