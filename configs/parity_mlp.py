@@ -38,7 +38,9 @@ Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
                           progressive and one-shot 25 min each alone (13-14k steps/s).
                           Result (README, "Full size"): both progressive seeds at 99% by
                           5.35M-5.40M student steps, right after the teacher's jump; CE and
-                          one-shot at chance for all 20M on both seeds.
+                          one-shot at chance for all 20M on both seeds.  The width-1,000
+                          students: add --config.student.model.hidden='(1000,)' (README,
+                          "Full size").
           repro           the small reproduction in README: n=50, k=5, teacher H=2,000 (600k
                           steps, 20 s on the 2-core CPU), students H=100 for 2M steps x 5 seeds
                           each of CE, one-shot, progressive (checkpoint 280k for 100k steps,
