@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from pdistill import lowrank_sgd, optimizers, steps
+from pdistill import divergences, lowrank_sgd, optimizers, steps
 from pdistill.config import builders
 from pdistill.data import tasks
 from pdistill.models.mlp import MLP, apply_by_hidden_blocks, logits_by_hidden_blocks
@@ -71,10 +71,11 @@ class Fused:
       t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
       teacher_apply = apply_by_hidden_blocks if blocked_teacher else t_model.apply
       self.stack = {'params': jax.tree.map(lambda a: a[None], t_params)}
+    objective = divergences.Objective('forward_kl', alpha=0.0) if distill else None
     run_steps = None
     if block_steps:
-      run_steps = lowrank_sgd.make_run_steps(tx, block_steps, distill=distill, alpha=0.0)
-    step = steps.make_train_step(model.apply, tx, distill=distill, alpha=0.0)
+      run_steps = lowrank_sgd.make_run_steps(tx, block_steps, objective)
+    step = steps.make_train_step(model.apply, tx, objective)
     self.fn = jax.jit(steps.make_chunk_fn(step, task.batches, teacher_apply=teacher_apply,
                                           teacher_batch_rows=1024, run_steps=run_steps),
                       donate_argnums=(0,))

@@ -19,7 +19,7 @@ import time
 import jax
 import numpy as np
 
-from pdistill import models, optimizers, steps
+from pdistill import divergences, models, optimizers, steps
 from pdistill.config.files import load_config
 from pdistill.data import tasks
 
@@ -75,7 +75,9 @@ def main():
   print('| step | fused chunk (tokens/s) | per-step jit loop (tokens/s) | ratio |')
   print('|---|---:|---:|---:|')
   for name, (model, tx, state, distill) in cases.items():
-    step = steps.make_train_step(model.apply, tx, distill=distill, temperature=0.0)
+    step = steps.make_train_step(
+        model.apply, tx,
+        divergences.Objective('forward_kl', alpha=0.0, temperature=0.0) if distill else None)
     chunk = jax.jit(steps.make_chunk_fn(
         step, teacher_apply=t_model.apply if distill else None, teacher_batch_rows=64))
     fused = rate(lambda: chunk(state, stack, starts, batches, key, 0)[0], args.repeats)

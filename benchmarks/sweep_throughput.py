@@ -34,7 +34,7 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from pdistill import lowrank_sgd, optimizers, steps
+from pdistill import divergences, lowrank_sgd, optimizers, steps
 from pdistill.config import builders
 from pdistill.data import tasks
 from pdistill.models.mlp import MLP, apply_by_hidden_blocks
@@ -82,10 +82,11 @@ class Case:
 
   def chunk(self, tx, teacher_rows=1024):
     distill = self.stack is not None
-    step = steps.make_train_step(self.model.apply, tx, distill=distill, alpha=0.0)
+    objective = divergences.Objective('forward_kl', alpha=0.0) if distill else None
+    step = steps.make_train_step(self.model.apply, tx, objective)
     run_steps = None
     if self.block_steps:  # as training runs a one-hidden-layer MLP under plain SGD
-      run_steps = lowrank_sgd.make_run_steps(tx, self.block_steps, distill=distill, alpha=0.0)
+      run_steps = lowrank_sgd.make_run_steps(tx, self.block_steps, objective)
     return steps.make_chunk_fn(step, self.task.batches, teacher_apply=self.teacher_apply,
                                teacher_batch_rows=teacher_rows, run_steps=run_steps)
 

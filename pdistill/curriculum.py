@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pdistill import losses, schedules, steps
+from pdistill import divergences, schedules, steps
 from pdistill.config import ConfigError
 
 
@@ -84,12 +84,14 @@ def teacher_stage_apply(teacher_apply, stage: int, layers, projection_matrices):
   return apply
 
 
-def make_stage_step(model: CurriculumStudent, tx: optax.GradientTransformation, stage: int, *,
-                    alpha: float, temperature: float):
-  """``(state, batch, rng) -> (state, metrics)`` for one stage; the last stage distils logits."""
+def make_stage_step(model: CurriculumStudent, tx: optax.GradientTransformation, stage: int,
+                    objective: divergences.Objective):
+  """``(state, batch, rng) -> (state, metrics)`` for one stage: the hidden stages' mean squared
+  error, then ``objective`` (the student's divergence) on the logits in the last."""
   hidden_stage = stage < len(model.head_widths)
+  logits_loss = steps.make_logits_loss(objective)
 
-  def loss_fn(params, batch, model_state, rng):
+  def loss_fn(params, batch, model_state, loss_state, rng):
     del rng  # pdistill's own models only (setup refuses stateful or dropout students)
     variables = {'params': params, **model_state}
     logits = model.apply(variables, batch['inputs'])
@@ -97,10 +99,8 @@ def make_stage_step(model: CurriculumStudent, tx: optax.GradientTransformation, 
       predicted = model.apply(variables, batch['inputs'], stage, method=model.stage_output)
       loss = jnp.mean((predicted - batch[steps.TEACHER_FEATURES]) ** 2)
     else:
-      loss = losses.distillation_loss(logits, batch['labels'], batch[steps.TEACHER_LOGITS],
-                                      alpha=alpha, temperature=temperature,
-                                      weights=batch.get('weights'))
-    return loss, (logits, model_state)
+      loss, loss_state = logits_loss(logits, batch, loss_state)
+    return loss, (logits, model_state, loss_state)
 
   return steps.make_step(loss_fn, tx)
 

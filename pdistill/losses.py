@@ -17,7 +17,7 @@ def cross_entropy(logits: jax.Array, labels: jax.Array, weights: jax.Array | Non
   """Mean CE of integer labels; ``weights`` (0/1 per example or position) selects what counts."""
   logp = jax.nn.log_softmax(logits)
   nll = -jnp.take_along_axis(logp, labels[..., None], axis=-1)[..., 0]
-  return _weighted_mean(nll, weights)
+  return weighted_mean(nll, weights)
 
 
 def teacher_targets(teacher_logits: jax.Array, temperature: float) -> jax.Array:
@@ -31,7 +31,7 @@ def teacher_targets(teacher_logits: jax.Array, temperature: float) -> jax.Array:
 def soft_cross_entropy(logits: jax.Array, target_probs: jax.Array,
                        weights: jax.Array | None = None):
   ce = -jnp.sum(target_probs * jax.nn.log_softmax(logits), axis=-1)
-  return _weighted_mean(ce, weights)
+  return weighted_mean(ce, weights)
 
 
 def distillation_loss(logits, labels, teacher_logits, *, alpha: float, temperature: float,
@@ -44,10 +44,10 @@ def distillation_loss(logits, labels, teacher_logits, *, alpha: float, temperatu
 
 
 def accuracy(logits, labels, weights=None):
-  return _weighted_mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32), weights)
+  return weighted_mean((jnp.argmax(logits, -1) == labels).astype(jnp.float32), weights)
 
 
-def _weighted_mean(values, weights):
+def weighted_mean(values, weights):
   if weights is None:
     return jnp.mean(values)
   weights = weights.astype(values.dtype)

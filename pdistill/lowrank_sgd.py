@@ -23,7 +23,7 @@ solved; at most ``LEAF_STEPS`` steps run one by one.  A step then touches O(log 
 floats instead of the block's K.
 
 ``make_run_steps`` gives the same ``run(state, steps, batches, rng) -> (state, metric sums)`` as
-the per-step scan of ``steps.make_chunk_fn``, for the loss ``steps.make_train_step`` takes. The
+the per-step scan of ``steps.make_chunk_fn``, for the objectives ``supports`` accepts. The
 caller decides that it applies: params ``{'Dense_0': {kernel, bias}, 'Dense_1': {kernel,
 bias}}`` (``models.MLP`` with one hidden layer) and an optimizer whose update is a scalar times
 the gradient and whose state does not depend on the params (optax ``sgd`` without momentum or
@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from pdistill import divergences
 from pdistill import steps as steps_lib
 
 # Steps run one by one at the bottom of the recursion, unrolled (no loop): measured
@@ -55,12 +56,21 @@ def block_length(length: int, block_steps: int) -> int:
   return best if 2 * best >= min(length, block_steps) else block_steps
 
 
-def make_run_steps(tx: optax.GradientTransformation, block_steps: int, *, distill: bool,
-                   alpha: float = 1.0, temperature: float = 1.0) -> Callable:
-  """``run(state, steps, batches, rng)``: CE steps, or distillation steps (as
+def supports(objective: divergences.Objective | None) -> bool:
+  """Whether the block path trains ``objective``: any loss of the logits alone, not one that
+  carries state from step to step (the steps of a block are solved out of order)."""
+  return objective is None or not objective.stateful
+
+
+def make_run_steps(tx: optax.GradientTransformation, block_steps: int,
+                   objective: divergences.Objective | None = None) -> Callable:
+  """``run(state, steps, batches, rng)``: steps minimising ``objective`` (as
   ``steps.make_train_step``), K = ``block_steps`` at a time."""
-  logits_loss = steps_lib.make_logits_loss(distill=distill, alpha=alpha,
-                                           temperature=temperature)
+  if not supports(objective):
+    raise ValueError(f'the block SGD path cannot train {objective.name} with a stateful '
+                     'schedule; use the per-step path')
+  batch_loss = steps_lib.make_logits_loss(objective)
+  logits_loss = lambda logits, batch: batch_loss(logits, batch)[0]
 
   def one_step(small, z, batch):
     """One SGD step of everything but W1, given the step's pre-activations without b1.

@@ -4,7 +4,8 @@ Layout: ``WORKDIR/teacher`` (trained with ``config.seed``; a pipeline given
 ``student.teacher_workdir`` trains none and distils from that one), ``WORKDIR/<method>/seed_<s>``
 for each entry of ``config.pipeline_methods`` (``progressive:KIND`` runs progressive with schedule
 kind KIND, in ``progressive_KIND/``; ``progressive:CxT`` the (2, T) schedule from checkpoint C,
-in ``progressive_C_T/``: ``config.pipeline_entry``) and each student seed in
+in ``progressive_C_T/``; ``@LOSS`` adds a divergence, e.g. ``one_shot@jsd/``:
+``config.pipeline_entry``) and each student seed in
 ``config.pipeline_student_seeds``, and ``WORKDIR/comparison.png`` plus ``WORKDIR/comparison.md``
 (mean +- std over seeds at fixed budgets, and, when the teacher reaches 99%, each seed's first
 step at 99% beside the teacher's).  A PCFG masked-LM pipeline also writes Figure 4
@@ -42,12 +43,12 @@ def run(config, workdir: str) -> dict:
     results['teacher'] = train_run(teacher, teacher_dir)
   runs = {}
   for entry in config.pipeline_methods:
-    method, label, schedule = config_lib.pipeline_entry(entry)  # e.g. progressive:auto
+    method, label, updates = config_lib.pipeline_entry(entry)  # e.g. progressive:auto@jsd
     for seed in config.pipeline_student_seeds:
       sub = config.copy_and_resolve_references()
       sub.method, sub.seed = method, seed
       sub.student.teacher_workdir = teacher_dir
-      sub.student.schedule.update(schedule)
+      config_lib.apply_entry(sub, updates)
       name = os.path.join(label, f'seed_{seed}')
       log.info('pipeline: %s', name)
       results[name] = train_run(sub, os.path.join(workdir, name))

@@ -28,12 +28,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pdistill import losses
+from pdistill import divergences, losses
 from pdistill.models import calls
 from pdistill.schedules import position_in_jit
 
 TEACHER_LOGITS = 'teacher_logits'
 TEACHER_FEATURES = 'teacher_features'
+STEP = 'step'  # the step a batch trains, in the batches of a loss that reads it
 
 
 class TrainState(flax.struct.PyTreeNode):
@@ -41,11 +42,13 @@ class TrainState(flax.struct.PyTreeNode):
   params: Any
   opt_state: Any
   model_state: Any = flax.struct.field(default_factory=dict)  # e.g. {'batch_stats': ...}
+  loss_state: Any = flax.struct.field(default_factory=dict)  # e.g. adaptive taid's t
 
 
-def create_state(params, tx: optax.GradientTransformation, model_state=None) -> TrainState:
+def create_state(params, tx: optax.GradientTransformation, model_state=None,
+                 loss_state=None) -> TrainState:
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params),
-                    model_state=model_state or {})
+                    model_state=model_state or {}, loss_state=loss_state or {})
 
 
 def variables(state: TrainState) -> dict:
@@ -54,19 +57,19 @@ def variables(state: TrainState) -> dict:
 
 
 def make_step(loss_fn: Callable, tx: optax.GradientTransformation):
-  """``(state, batch, rng) -> (state, metrics)`` from
-  ``loss_fn(params, batch, model_state, rng) -> (loss, (logits, new model_state))``.
+  """``(state, batch, rng) -> (state, metrics)`` from ``loss_fn(params, batch, model_state,
+  loss_state, rng) -> (loss, (logits, new model_state, new loss_state))``.
 
   Accuracy is always of ``logits`` against the batch's labels, whatever the loss trains.
   """
 
   def train_step(state: TrainState, batch, rng):
-    (loss, (logits, model_state)), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-        state.params, batch, state.model_state, rng)
+    (loss, (logits, model_state, loss_state)), grads = jax.value_and_grad(
+        loss_fn, has_aux=True)(state.params, batch, state.model_state, state.loss_state, rng)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     return (state.replace(step=state.step + 1, params=params, opt_state=opt_state,
-                          model_state=model_state),
+                          model_state=model_state, loss_state=loss_state),
             step_metrics(loss, logits, batch))
 
   return train_step
@@ -77,35 +80,35 @@ def step_metrics(loss, logits, batch) -> dict:
   return {'loss': loss, 'accuracy': losses.accuracy(logits, batch['labels'], batch.get('weights'))}
 
 
-def make_train_step(model: nn.Module | Callable, tx: optax.GradientTransformation, *,
-                    distill: bool, alpha: float = 1.0, temperature: float = 1.0):
-  """CE step (labels only) or distillation step (alpha-mix of labels and teacher targets).
+def make_train_step(model: nn.Module | Callable, tx: optax.GradientTransformation,
+                    objective: divergences.Objective | None = None):
+  """A step minimising ``objective`` (``divergences.objective``; default: CE on the labels).
 
   ``model``: a Linen module (called as ``models.calls`` says), or a plain
   ``apply(variables, inputs)`` of a model without state or dropout.
   """
 
-  logits_loss = make_logits_loss(distill=distill, alpha=alpha, temperature=temperature)
+  logits_loss = make_logits_loss(objective)
 
-  def loss_fn(params, batch, model_state, rng):
+  def loss_fn(params, batch, model_state, loss_state, rng):
     if isinstance(model, nn.Module):
       logits, model_state = calls.train_apply(model, params, model_state, batch['inputs'], rng)
     else:
       logits = model(calls.join(params, model_state), batch['inputs'])
-    return logits_loss(logits, batch), (logits, model_state)
+    loss, loss_state = logits_loss(logits, batch, loss_state)
+    return loss, (logits, model_state, loss_state)
 
   return make_step(loss_fn, tx)
 
 
-def make_logits_loss(*, distill: bool, alpha: float = 1.0, temperature: float = 1.0):
-  """``(logits, batch) -> loss``: CE on the labels, or the distillation loss."""
+def make_logits_loss(objective: divergences.Objective | None = None):
+  """``(logits, batch, loss_state) -> (loss, loss_state)``: ``objective`` on a batch (its
+  ``TEACHER_LOGITS`` when distilling, its ``step`` when the loss reads it)."""
+  objective = objective or divergences.Objective('cross_entropy')
 
-  def logits_loss(logits, batch):
-    weights = batch.get('weights')
-    if distill:
-      return losses.distillation_loss(logits, batch['labels'], batch[TEACHER_LOGITS],
-                                      alpha=alpha, temperature=temperature, weights=weights)
-    return losses.cross_entropy(logits, batch['labels'], weights)
+  def logits_loss(logits, batch, loss_state=None):
+    return objective.loss(logits, batch['labels'], batch.get(TEACHER_LOGITS),
+                          batch.get('weights'), batch.get(STEP), loss_state)
 
   return logits_loss
 
@@ -118,17 +121,25 @@ def all_finite(params, stacked: bool = False) -> jax.Array:
   return jax.tree.reduce(jnp.logical_and, jax.tree.map(leaf, params))
 
 
-def make_eval_fn(apply_fn: Callable, eval_batch_size: int):
-  """``evaluate(variables, eval_set)``: mean loss and accuracy over a fixed eval set, in
-  sub-batches so wide models fit in memory.  ``apply_fn``: evaluation mode
-  (``models.calls.eval_apply``)."""
+def make_eval_fn(apply_fn: Callable, eval_batch_size: int, teacher_apply: Callable | None = None):
+  """``evaluate(variables, eval_set[, teacher_stack, position])``: mean loss and accuracy over
+  a fixed eval set, in sub-batches so wide models fit in memory.  ``apply_fn``: evaluation
+  mode (``models.calls.eval_apply``).  With ``teacher_apply`` (a distilled student's teacher,
+  evaluation mode) it adds ``divergences.diagnostics`` against the teacher checkpoint at
+  ``position`` of ``teacher_stack``."""
 
-  def evaluate(variables, eval_set):
+  def evaluate(variables, eval_set, teacher_stack=None, position=None):
     logits = apply_in_batches(lambda x: apply_fn(variables, x), eval_set['inputs'],
                               eval_batch_size)
     weights = eval_set.get('weights')
-    return {'loss': losses.cross_entropy(logits, eval_set['labels'], weights),
-            'accuracy': losses.accuracy(logits, eval_set['labels'], weights)}
+    out = {'loss': losses.cross_entropy(logits, eval_set['labels'], weights),
+           'accuracy': losses.accuracy(logits, eval_set['labels'], weights)}
+    if teacher_apply is not None:
+      teacher = jax.tree.map(lambda a: a[position], teacher_stack)
+      teacher_logits = apply_in_batches(lambda x: teacher_apply(teacher, x),
+                                        eval_set['inputs'], eval_batch_size)
+      out.update(divergences.diagnostics(logits, teacher_logits, weights))
+    return out
 
   return evaluate
 
@@ -178,7 +189,7 @@ def scan_steps(train_step: Callable) -> Callable:
 def make_chunk_fn(train_step: Callable | None, batches_fn: Callable = lambda batches: batches, *,
                   batch_sharding=None, teacher_apply: Callable | None = None,
                   teacher_batch_rows: int = 4096, teacher_target: str = TEACHER_LOGITS,
-                  run_steps: Callable | None = None):
+                  run_steps: Callable | None = None, steps_in_batches: bool = False):
   """Builds ``chunk(state, teacher_stack, starts, chunk_input, rng, start_step)``.
 
   ``batches_fn(chunk_input)`` (a task's ``batches``; by default the input is the batches)
@@ -190,6 +201,8 @@ def make_chunk_fn(train_step: Callable | None, batches_fn: Callable = lambda bat
   step's batch over the data mesh; leave it None on one device, where the constraint alone
   makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).  ``run_steps`` replaces
   the per-step scan of ``train_step`` (``scan_steps``), e.g. by ``lowrank_sgd``'s.
+  ``steps_in_batches``: each step's batch also holds its step number (``STEP``), for a loss
+  that reads it (``divergences.Objective.reads_step``).
   """
   run_steps = run_steps or scan_steps(train_step)
 
@@ -207,6 +220,8 @@ def make_chunk_fn(train_step: Callable | None, batches_fn: Callable = lambda bat
       outputs = apply_in_batches(lambda x: teacher_apply(teacher, x), flat, teacher_batch_rows)
       batches = {**batches, teacher_target: jax.lax.stop_gradient(
           outputs.reshape(inputs.shape[:2] + outputs.shape[1:]))}
+    if steps_in_batches:
+      batches = {**batches, STEP: steps}
 
     state, sums = run_steps(state, steps, batches, rng)
     return state, jax.tree.map(lambda s: s / length, sums)

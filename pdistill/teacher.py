@@ -59,10 +59,10 @@ def find_teacher(config) -> tuple[dict, list[int]]:
                       'teacher run')
   data = config_lib.run_dict(config)['data']
   # What defines the task a teacher solved must match; how a run evaluates itself may differ.
-  for key in sorted((set(data) | set(saved_config['data'])) - set(tasks.EVAL_FIELDS)):
-    if data.get(key) != saved_config['data'].get(key):
-      raise ConfigError(f'data.{key}', f'is {data.get(key)!r} but the teacher in {workdir!r} '
-                        f'was trained with {saved_config["data"].get(key)!r}')
+  for field, was, now in config_lib.recorded_diffs(saved_config['data'], data, 'data'):
+    if field.split('.')[1] not in tasks.EVAL_FIELDS:
+      raise ConfigError(field, f'is {now!r} but the teacher in {workdir!r} was trained with '
+                        f'{was!r}')
   steps = trajectory.saved_steps(workdir)
   final = final_step(config, saved_config)
   if final not in steps:

@@ -9,9 +9,9 @@ ml_collections itself (``--config.x=y`` only sets existing fields, with their ty
 
 from __future__ import annotations
 
-from pdistill import models, optimizers, phase_transition, schedules
+from pdistill import divergences, models, optimizers, phase_transition, schedules
 from pdistill.config import (DISTILL_METHODS, METHODS, STUDENT_METHODS, ConfigError,
-                             pipeline_entry, references)
+                             apply_entry, pipeline_entry, references)
 from pdistill.data import mlm_masking, pcfg, tasks, text
 from pdistill.models import transformer
 
@@ -45,12 +45,16 @@ def validate(config) -> None:
   _choice(config, 'method', METHODS)
   if config.method == 'pipeline':
     for entry in config.pipeline_methods:
-      method, _, option = entry.partition(':')
+      method, _, updates = pipeline_entry(entry)
+      option = entry.partition('@')[0].partition(':')[2]
       _require(method in STUDENT_METHODS and (not option or method == 'progressive'),
                'pipeline_methods', f'{entry!r} is not one of {STUDENT_METHODS} (progressive '
                'may name a schedule kind, e.g. progressive:auto, or a (2, T) schedule, '
-               'progressive:CxT)')
-      kind = pipeline_entry(entry)[2].get('kind')
+               'progressive:CxT; a distilling method a divergence, e.g. one_shot@jsd)')
+      _require('loss' not in updates or method in DISTILL_METHODS, 'pipeline_methods',
+               f'{entry!r}: {method} trains on the labels alone; only {DISTILL_METHODS} take '
+               'a divergence (@LOSS)')
+      kind = updates.get('schedule', {}).get('kind')
       _require(not option or kind in schedules.SCHEDULE_KINDS, 'pipeline_methods',
                f'{entry!r}: schedule kind {kind!r} is not one of '
                f'{schedules.SCHEDULE_KINDS} (or CxT: checkpoint C for T steps)')
@@ -68,10 +72,13 @@ def validate(config) -> None:
     if 'curriculum' in methods:
       _validate_curriculum(config)
     for entry in methods:
-      method, _, schedule = pipeline_entry(entry)
+      method, _, updates = pipeline_entry(entry)
+      checked = config.copy_and_resolve_references()
+      apply_entry(checked, updates)
+      if method in DISTILL_METHODS:
+        divergences.check(checked.student,
+                          'pipeline_methods' if 'loss' in updates else 'student.loss')
       if method == 'progressive':
-        checked = config.copy_and_resolve_references()
-        checked.student.schedule.update(schedule)
         _validate_schedule(checked)
   if 'student' in runs and 'teacher_final_step' in config.student:
     final = config.student.teacher_final_step

@@ -69,7 +69,7 @@ def test_dropout_masks_change_per_step_and_evaluation_is_deterministic():
   batch = parity_data().batch(0, 0)
   params, state = calls.init(model, jax.random.key(0), batch['inputs'])
   assert set(state) == {'batch_stats'}
-  step = steps.make_train_step(model, tx, distill=False)
+  step = steps.make_train_step(model, tx)
   start = steps.create_state(params, tx, state)
   key = jax.random.key(1)
   first, _ = step(start, batch, jax.random.fold_in(key, 0))

@@ -44,13 +44,17 @@ def test_a_file_in_the_working_directory_wins_over_the_shipped_one(tmp_path, mon
   assert files.load_config('configs/parity_mlp.py').method == 'mine'
 
 
-def test_pipeline_entries_name_their_method_folder_and_schedule():
+def test_pipeline_entries_name_their_method_folder_schedule_and_loss():
   assert config_lib.pipeline_entry('ce') == ('ce', 'ce', {})
   assert config_lib.pipeline_entry('progressive:auto') == (
-      'progressive', 'progressive_auto', {'kind': 'auto'})
+      'progressive', 'progressive_auto', {'schedule': {'kind': 'auto'}})
   assert config_lib.pipeline_entry('progressive:400x200') == (
       'progressive', 'progressive_400_200',
-      {'kind': 'manual', 'checkpoints': (400, -1), 'steps_per_checkpoint': (200,)})
+      {'schedule': {'kind': 'manual', 'checkpoints': (400, -1), 'steps_per_checkpoint': (200,)}})
+  assert config_lib.pipeline_entry('one_shot@jsd') == ('one_shot', 'one_shot@jsd',
+                                                       {'loss': 'jsd'})
+  assert config_lib.pipeline_entry('progressive:auto@taid') == (
+      'progressive', 'progressive_auto@taid', {'schedule': {'kind': 'auto'}, 'loss': 'taid'})
 
 
 def test_run_section_and_run_dict():

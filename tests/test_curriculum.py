@@ -5,7 +5,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from pdistill import curriculum, optimizers, steps
+from pdistill import curriculum, divergences, optimizers, steps
 from pdistill.config import ConfigError
 from pdistill.metrics import log as metrics_log
 from pdistill.validation import validate
@@ -38,7 +38,7 @@ def test_stage_targets_and_mse_match_numpy():
   opt = ml_collections.ConfigDict(dict(name='sgd', learning_rate=0.0, lr_schedule='constant',
                                        warmup_frac=0.0, momentum=0.0, weight_decay=0.0))
   tx = optimizers.make_optimizer(opt, 10)
-  step = curriculum.make_stage_step(student, tx, 0, alpha=0.0, temperature=1.0)
+  step = curriculum.make_stage_step(student, tx, 0, divergences.Objective('forward_kl', alpha=0.0))
   batch = {'inputs': x, 'labels': np.zeros(6, np.int32), steps.TEACHER_FEATURES: targets}
   _, metrics = step(steps.create_state(s_params, tx), batch, None)
   sw1, sb1 = (np.asarray(s_params['student']['Dense_0'][k]) for k in ('kernel', 'bias'))

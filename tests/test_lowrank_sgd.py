@@ -11,8 +11,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from pdistill import lowrank_sgd, optimizers, steps
-from pdistill.config import builders
+from pdistill import divergences, lowrank_sgd, optimizers, steps
+from pdistill.config import LOSS_DEFAULTS, builders
 from pdistill.data import tasks
 from pdistill.engine import chunks
 from pdistill.models.mlp import MLP
@@ -33,7 +33,7 @@ def _teacher_apply():
 
 
 def _both_paths(hidden, num_steps, optim, *, distill=False, seeds=(0,), learning_rates=None,
-                block_steps=8):
+                block_steps=8, loss='forward_kl'):
   """Params after ``num_steps`` (one chunk) by the per-step scan and by lowrank_sgd."""
   task = tasks.build(ml_collections.ConfigDict(builders.parity_data(N, 6, eval_seed=0)), 1)
   model = MLP(hidden=(hidden,), num_labels=2)
@@ -56,12 +56,15 @@ def _both_paths(hidden, num_steps, optim, *, distill=False, seeds=(0,), learning
     init = state(seeds[0])
     chunk_input = jax.tree.map(lambda a: a[0], task.chunk_input(seeds, 0, num_steps))
     rng = jax.random.key(0)
-  step = steps.make_train_step(model.apply, tx, distill=distill, alpha=0.0)
-  low = lowrank_sgd.make_run_steps(tx, block_steps, distill=distill, alpha=0.0)
+  objective = divergences.Objective(loss, alpha=0.0, kw=dict(LOSS_DEFAULTS['loss_kw']),
+                                    num_steps=num_steps) if distill else None
+  step = steps.make_train_step(model.apply, tx, objective)
+  low = lowrank_sgd.make_run_steps(tx, block_steps, objective)
   out = []
   for run_steps in (None, low):
     chunk = steps.make_chunk_fn(step, task.batches, teacher_apply=teacher_apply,
-                                run_steps=run_steps)
+                                run_steps=run_steps,
+                                steps_in_batches=objective is not None and objective.reads_step)
     if sweep:
       chunk = steps.member_chunk(chunk)
     out.append(jax.jit(chunk)(init, stack, jnp.zeros((1,), jnp.int32), chunk_input, rng, 0))

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from pdistill import optimizers, steps
+from pdistill import divergences, optimizers, steps
 from pdistill.models.mlp import MLP
 
 
@@ -51,7 +51,7 @@ def _check(new_params, expected):
 def test_ce_sgd_step_matches_numpy(setup):
   model, x, y, _, params = setup
   tx = optimizers.make_optimizer(sgd(0.1), 10)
-  step = steps.make_train_step(model.apply, tx, distill=False)
+  step = steps.make_train_step(model.apply, tx)
   state, metrics = step(steps.create_state(params, tx), {'inputs': x, 'labels': y}, None)
   np_params = jax.tree.map(np.asarray, params)
   _check(state.params, np_sgd_step(np_params, x, np.eye(3)[y], 0.1))
@@ -62,8 +62,8 @@ def test_distillation_sgd_step_matches_numpy(setup):
   model, x, y, teacher_logits, params = setup
   alpha, temperature = 0.25, 2.0
   tx = optimizers.make_optimizer(sgd(0.05), 10)
-  step = steps.make_train_step(model.apply, tx, distill=True, alpha=alpha,
-                                     temperature=temperature)
+  step = steps.make_train_step(
+      model.apply, tx, divergences.Objective('forward_kl', alpha=alpha, temperature=temperature))
   batch = {'inputs': x, 'labels': y, steps.TEACHER_LOGITS: teacher_logits}
   state, _ = step(steps.create_state(params, tx), batch, None)
   targets = alpha * np.eye(3)[y] + (1 - alpha) * np_softmax(teacher_logits / temperature)

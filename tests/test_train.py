@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdistill import models, optimizers, steps
+from pdistill import divergences, models, optimizers, steps
 from pdistill import teacher as teacher_lib
 from pdistill.config import ConfigError
 from pdistill.engine import Diverged
@@ -177,7 +177,8 @@ def test_chunked_distillation_equals_a_per_step_loop(teacher_dir):
   model = models.build(c.student.model, task)
   tx = optimizers.make_optimizer(c.student.optim, c.student.num_steps)
   state = steps.create_state(model.init(jax.random.key(0), jnp.zeros((1, 12)))['params'], tx)
-  step_fn = steps.make_train_step(model.apply, tx, distill=True, alpha=0.0, temperature=1.0)
+  step_fn = steps.make_train_step(model.apply, tx,
+                                   divergences.Objective('forward_kl', alpha=0.0))
   chunk = jax.jit(steps.make_chunk_fn(step_fn, task.batches,
                                       batch_sharding=mesh_lib.batch_sharded(mesh, 1),
                                       teacher_apply=teacher.apply))

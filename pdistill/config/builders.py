@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 import ml_collections
 
-from pdistill.config import METHODS
+from pdistill.config import LOSS_DEFAULTS, METHODS
 
 # One-hidden-layer MLPs under plain SGD take up to this many steps per pass over the first
 # layer (loop.sgd_block_steps; pdistill/lowrank_sgd.py: the same SGD, 2-3x faster).
@@ -77,8 +77,10 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
   c.teacher = ml_collections.ConfigDict(teacher)  # needs trajectory_every_steps
   c.student = ml_collections.ConfigDict(dict(dict(
       trajectory_every_steps=0,
-      alpha=0.0,  # weight of the label CE; 1 - alpha on the teacher targets
-      temperature=1.0,  # 0 = teacher argmax
+      alpha=0.0,  # weight of the label CE; 1 - alpha on the divergence to the teacher
+      temperature=1.0,  # softens the teacher only; 0 = its argmax
+      loss=LOSS_DEFAULTS['loss'],  # the divergence (pdistill.divergences.NAMES)
+      loss_kw=ml_collections.ConfigDict(LOSS_DEFAULTS['loss_kw']),  # the divergences' knobs
       teacher_workdir='',  # a finished teacher run; the pipeline fills it in
       # The teacher checkpoint that counts as its final one: -1 = its last step (the run must
       # be finished); a saved trajectory step = distil from the teacher as of that step (the

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import jax
 
 from pdistill import config as config_lib
@@ -10,40 +12,43 @@ from pdistill.models import mlp
 from pdistill.engine.setup import Member, Setup
 from pdistill.parallel import mesh as mesh_lib
 
+log = logging.getLogger('pdistill')
+
 
 class Chunks:
   """``for_step(step)``: the jitted chunk that trains from ``step``, compiled on first use."""
 
   def __init__(self, config, setup: Setup, num_members: int):
-    run = config_lib.run_section(config)
     self._setup = setup
-    self._alpha, self._temperature = run.get('alpha', 1.0), run.get('temperature', 1.0)
     self._teacher_rows = steps.member_teacher_rows(config.loop.teacher_batch_rows, num_members)
     self._block_steps = sgd_block_steps(config)
+    if self._block_steps and not lowrank_sgd.supports(setup.objective):
+      log.info('%s: the block SGD path cannot carry %s\'s state from step to step; training '
+               'step by step', config.method, setup.objective.name)
+      self._block_steps = 0
     self._compiled = {}
 
   def _build(self, stage: int):
     setup, teacher, stages = self._setup, self._setup.teacher, self._setup.stages
-    tx, kw = setup.tx, dict(alpha=self._alpha, temperature=self._temperature)
+    tx, objective = setup.tx, setup.objective
     if stages:
-      step_fn = curriculum.make_stage_step(setup.model, tx, stage, **kw)
+      step_fn = curriculum.make_stage_step(setup.model, tx, stage, objective)
       teacher_apply = stages.teacher_apply(teacher.apply, stage)
       target = stages.teacher_target(stage)
     else:
-      step_fn = steps.make_train_step(setup.model, tx, distill=teacher is not None, **kw)
+      step_fn = steps.make_train_step(setup.model, tx, objective)
       teacher_apply = teacher.apply if teacher else None
       if teacher and models.is_one_hidden_layer_mlp(teacher.model_config):
         teacher_apply = mlp.apply_by_hidden_blocks
       target = steps.TEACHER_LOGITS
     run_steps = None
     if self._block_steps and not stages:
-      run_steps = lowrank_sgd.make_run_steps(tx, self._block_steps, distill=teacher is not None,
-                                             **kw)
+      run_steps = lowrank_sgd.make_run_steps(tx, self._block_steps, objective)
     chunk = steps.make_chunk_fn(step_fn, setup.task.batches,
                                 batch_sharding=setup.batch_sharding,
                                 teacher_apply=teacher_apply,
                                 teacher_batch_rows=self._teacher_rows, teacher_target=target,
-                                run_steps=run_steps)
+                                run_steps=run_steps, steps_in_batches=objective.reads_step)
     if setup.stacked:
       chunk = steps.member_chunk(chunk)
     return jax.jit(chunk, donate_argnums=(0,))

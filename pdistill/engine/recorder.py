@@ -42,9 +42,11 @@ class Recorder:
     self.eval_every = [loop.eval_every_steps, loop.checkpoint_every_steps,
                        run.trajectory_every_steps]
     self._writer = mesh_lib.is_writer()
-    eval_fn = steps.make_eval_fn(calls.eval_apply(setup.model), loop.eval_batch_size)
+    teacher = setup.teacher
+    eval_fn = steps.make_eval_fn(calls.eval_apply(setup.model), loop.eval_batch_size,
+                                 teacher.apply if teacher else None)
     if setup.stacked:
-      eval_fn = jax.vmap(eval_fn, in_axes=(0, None))
+      eval_fn = jax.vmap(eval_fn, in_axes=(0, None, None, None))
     self._evaluate = jax.jit(eval_fn, out_shardings=setup.replicated)
     eval_sharding = (mesh_lib.batch_sharded(setup.mesh, 0)
                      if not setup.stacked and config.data.eval_size % setup.mesh.size == 0
@@ -86,9 +88,12 @@ class Recorder:
     """Evaluates every member and writes its record (and trajectory point, where due)."""
     sums, counted = self._sums, self._counted
     results = {f'train_{k}': v / counted for k, v in sums.items()} if counted else {}
+    teacher = self._setup.teacher
+    position = (np.int32(teacher.schedule.position(max(step - 1, 0))) if teacher else None)
     results.update({f'eval_{k}': np.atleast_1d(v) for k, v in
-                    mesh_lib.fetch(self._evaluate(steps.variables(state),
-                                                  self._eval_set)).items()})
+                    mesh_lib.fetch(self._evaluate(steps.variables(state), self._eval_set,
+                                                  teacher.stack if teacher else None,
+                                                  position)).items()})
     self._check_finite(step, state, results)
     extra = self._schedule_position(max(step - 1, 0))
     trajectory_point = self._trajectories and (step % self._trajectory_every == 0 or

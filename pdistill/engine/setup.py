@@ -8,7 +8,7 @@ import jax
 import optax
 
 from pdistill import config as config_lib
-from pdistill import curriculum, models, optimizers
+from pdistill import curriculum, divergences, models, optimizers
 from pdistill import teacher as teacher_lib
 from pdistill.data import tasks
 from pdistill.parallel import mesh as mesh_lib
@@ -33,6 +33,7 @@ class Setup:
   stages: curriculum.Stages | None
   stacked: bool  # several members on a leading axis
   tx: optax.GradientTransformation
+  objective: divergences.Objective  # what the run minimises (cross-entropy or a divergence)
   state_sharding: jax.sharding.NamedSharding
   batch_sharding: jax.sharding.NamedSharding | None  # a plain run's per-step batch, or None
 
@@ -63,7 +64,9 @@ class Setup:
       tx = optimizers.make_optimizer(run.optim, run.num_steps)
       state_sharding = mesh_lib.replicated(mesh)
       batch_sharding = mesh_lib.batch_sharded(mesh, 1) if mesh.size > 1 else None
-    return cls(task, mesh, teacher, model, stages, stacked, tx, state_sharding, batch_sharding)
+    objective = divergences.objective(run, distill=teacher is not None)
+    return cls(task, mesh, teacher, model, stages, stacked, tx, objective, state_sharding,
+               batch_sharding)
 
   def switches(self) -> list[int]:
     """Steps where the chunk's inputs change (teacher, curriculum stage): no chunk straddles one."""

@@ -33,7 +33,7 @@ def initial_state(setup: Setup, members: list[Member], checkpoints: RunCheckpoin
     def create(k):
       params, model_state = calls.init(setup.model, k, setup.task.init_inputs,
                                        method=init_method)
-      return steps.create_state(params, setup.tx, model_state)
+      return steps.create_state(params, setup.tx, model_state, setup.objective.init_state())
 
     if not stacked:
       return create(keys)

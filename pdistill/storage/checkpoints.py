@@ -63,8 +63,9 @@ class RunCheckpoints:
   def restore(self, step: int, like_state):
     """Restores into the structure, shapes and shardings of ``like_state``; verified.
 
-    A state saved before the train state carried ``model_state`` (pdistill 0.1.0 up to
-    issue 14) has none on disk: it is restored without it, as the empty state it was.
+    A state saved before the train state gained a field (``model_state``, ``loss_state``)
+    has none on disk: it is restored without it, as the empty field it was then, provided
+    ``like_state`` holds that field empty too.
     """
     abstract = jax.tree.map(
         lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), like_state)
@@ -73,9 +74,10 @@ class RunCheckpoints:
                               ocp.args.StandardRestore(abstract), self._where)
     except digest.CorruptCheckpoint:
       saved_keys = self._saved_keys(step)  # read only when the usual restore fails
-      legacy = (saved_keys is not None and 'model_state' not in saved_keys and
-                hasattr(like_state, 'model_state') and not like_state.model_state)
-      if not legacy:
+      absent = ([f for f in like_state.__dataclass_fields__ if f not in saved_keys]
+                if saved_keys is not None else [])
+      older = absent and all(not jax.tree.leaves(getattr(like_state, f)) for f in absent)
+      if not older:
         raise
     fields = {k: getattr(abstract, k) for k in saved_keys}
     restored = restore_verified(self._manager, step, 'state', ocp.args.StandardRestore(fields),

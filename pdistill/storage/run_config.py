@@ -2,7 +2,9 @@
 
 A workdir holds one run.  Rerunning the same command resumes it; a command whose run-defining
 fields differ (anything outside ``loop``, which only sets cadence and chunking) is refused
-before anything is written, so it cannot mix two experiments in one directory.
+before anything is written, so it cannot mix two experiments in one directory.  A field added
+to pdistill after a run was recorded is no difference when the command leaves it at its
+default (``config.ADDED_FIELDS``): new options never strand recorded runs.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from pdistill.config import ConfigError, run_dict
+from pdistill.config import ConfigError, recorded_diffs, run_dict
 from pdistill.storage.run_lock import WorkdirError
 
 FILENAME = 'config.json'
@@ -25,14 +27,6 @@ def read(workdir: str) -> dict | None:
     return json.load(f)
 
 
-def _diff(saved, new, prefix=''):
-  if isinstance(saved, dict) and isinstance(new, dict):
-    for key in sorted(set(saved) | set(new)):
-      yield from _diff(saved.get(key), new.get(key), f'{prefix}{"." if prefix else ""}{key}')
-  elif saved != new:
-    yield prefix, saved, new
-
-
 def claim(workdir: str, config, write: bool = True) -> bool:
   """Pins ``workdir`` to this run; returns True when it already held it (a resume).
 
@@ -42,7 +36,7 @@ def claim(workdir: str, config, write: bool = True) -> bool:
   saved = read(workdir)
   if saved is not None:
     saved_run = {k: v for k, v in saved.items() if k != 'loop'}
-    diffs = list(_diff(saved_run, new))
+    diffs = list(recorded_diffs(saved_run, new))
     if diffs:
       field, was, now = diffs[0]
       others = ''.join(f'; config.{f} is {n!r} (run has {w!r})' for f, w, n in diffs[1:])
