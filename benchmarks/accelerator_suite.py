@@ -38,9 +38,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import parity_throughput  # noqa: E402  (a sibling script: its runners)
 
-from pdistill import divergences, models, optimizers, steps  # noqa: E402
+from pdistill import models, optimizers, steps  # noqa: E402
+from pdistill.distill import divergences  # noqa: E402
 from pdistill.config.files import load_config  # noqa: E402
 from pdistill.data import host_pool, tasks  # noqa: E402
+from pdistill.engine import chunks  # noqa: E402
 from pdistill.models import calls  # noqa: E402
 
 # name, student H, teacher H, steps per timed call, chunk (parity_throughput's cases)
@@ -101,11 +103,10 @@ def _transformer_case(config, run, batch, distill_from=None, dtype=None):
     t_params, t_state = calls.init(t_model, jax.random.key(1), task.init_inputs)
     teacher_apply = calls.eval_apply(t_model)
     stack = jax.tree.map(lambda a: a[None], calls.join(t_params, t_state))
-  step = steps.make_train_step(
-      model, tx, divergences.Objective('forward_kl', alpha=0.0, temperature=0.0)
-      if distill_from is not None else None)
-  chunk = jax.jit(steps.make_chunk_fn(step, task.batches, teacher_apply=teacher_apply,
-                                      teacher_batch_rows=64))
+  objective = (divergences.Objective('forward_kl', alpha=0.0, temperature=0.0)
+               if distill_from is not None else None)
+  chunk = jax.jit(chunks.make_chunk(model, tx, task.batches, objective=objective,
+                                    teacher_apply=teacher_apply, teacher_rows=64))
   return task, train_state, stack, chunk
 
 

@@ -32,10 +32,12 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from pdistill import divergences, lowrank_sgd, optimizers, steps
+from pdistill import optimizers, steps
+from pdistill.distill import divergences
 from pdistill.config import builders
 from pdistill.data import tasks
-from pdistill.models.mlp import MLP, apply_by_hidden_blocks, logits_by_hidden_blocks
+from pdistill.engine import chunks
+from pdistill.models.mlp import MLP, logits_by_hidden_blocks
 
 N = 100
 # name, student H, teacher H, pdistill steps per round, chunk, torch steps per round,
@@ -69,15 +71,16 @@ class Fused:
     if distill:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(1), jnp.zeros((1, N)))['params']
-      teacher_apply = apply_by_hidden_blocks if blocked_teacher else t_model.apply
+      teacher_apply = t_model.apply
       self.stack = {'params': jax.tree.map(lambda a: a[None], t_params)}
     objective = divergences.Objective('forward_kl', alpha=0.0) if distill else None
-    run_steps = None
-    if block_steps:
-      run_steps = lowrank_sgd.make_run_steps(tx, block_steps, objective)
-    step = steps.make_train_step(model.apply, tx, objective)
-    self.fn = jax.jit(steps.make_chunk_fn(step, task.batches, teacher_apply=teacher_apply,
-                                          teacher_batch_rows=1024, run_steps=run_steps),
+    # Built as training builds it; the blocked teacher forward is the MLP's fast path.
+    teacher_model = (dict(name='mlp', hidden=(teacher_hidden,))
+                     if distill and blocked_teacher else None)
+    self.fn = jax.jit(chunks.make_chunk(model, tx, task.batches, objective=objective,
+                                        teacher_apply=teacher_apply,
+                                        teacher_model=teacher_model, block_steps=block_steps,
+                                        teacher_rows=1024),
                       donate_argnums=(0,))
     self.state = steps.create_state(model.init(jax.random.key(0), jnp.zeros((1, N)))['params'],
                                     tx)

@@ -19,9 +19,11 @@ import time
 import jax
 import numpy as np
 
-from pdistill import divergences, models, optimizers, steps
+from pdistill import models, optimizers, steps
+from pdistill.distill import divergences
 from pdistill.config.files import load_config
 from pdistill.data import tasks
+from pdistill.engine import chunks
 
 
 def build(run, task, key):
@@ -75,11 +77,12 @@ def main():
   print('| step | fused chunk (tokens/s) | per-step jit loop (tokens/s) | ratio |')
   print('|---|---:|---:|---:|')
   for name, (model, tx, state, distill) in cases.items():
-    step = steps.make_train_step(
-        model.apply, tx,
-        divergences.Objective('forward_kl', alpha=0.0, temperature=0.0) if distill else None)
-    chunk = jax.jit(steps.make_chunk_fn(
-        step, teacher_apply=t_model.apply if distill else None, teacher_batch_rows=64))
+    objective = (divergences.Objective('forward_kl', alpha=0.0, temperature=0.0)
+                 if distill else None)
+    step = steps.make_train_step(model, tx, objective)  # the per-step loop's
+    chunk = jax.jit(chunks.make_chunk(
+        model, tx, lambda batches: batches, objective=objective,
+        teacher_apply=t_model.apply if distill else None, teacher_rows=64))
     fused = rate(lambda: chunk(state, stack, starts, batches, key, 0)[0], args.repeats)
 
     @jax.jit

@@ -34,10 +34,12 @@ import ml_collections
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from pdistill import divergences, lowrank_sgd, optimizers, steps
+from pdistill import optimizers, steps
+from pdistill.distill import divergences
 from pdistill.config import builders
 from pdistill.data import tasks
-from pdistill.models.mlp import MLP, apply_by_hidden_blocks
+from pdistill.engine import chunks
+from pdistill.models.mlp import MLP
 from pdistill.parallel import multihost
 
 RATES, SEEDS = (1e-2, 7.5e-3, 5e-3, 2.5e-3, 1e-3), (0, 1, 2)
@@ -71,11 +73,12 @@ class Case:
     data = ml_collections.ConfigDict(builders.parity_data(N, K, eval_seed=0))
     self.task = tasks.build(data, 1)
     self.model = MLP(hidden=(hidden,), num_labels=2)
-    self.teacher_apply, self.stack = None, None
+    self.teacher_apply, self.teacher_model, self.stack = None, None, None
     if teacher_hidden:
       t_model = MLP(hidden=(teacher_hidden,), num_labels=2)
       t_params = t_model.init(jax.random.key(99), jnp.zeros((1, N)))['params']
-      self.teacher_apply = apply_by_hidden_blocks  # as training runs an MLP teacher
+      self.teacher_apply = t_model.apply
+      self.teacher_model = dict(name='mlp', hidden=(teacher_hidden,))  # its fast path
       self.stack = {'params': jax.tree.map(lambda a: a[None], t_params)}
     self.num_steps = num_steps
     self.starts = jnp.zeros((1,), jnp.int32)
@@ -83,12 +86,10 @@ class Case:
   def chunk(self, tx, teacher_rows=1024):
     distill = self.stack is not None
     objective = divergences.Objective('forward_kl', alpha=0.0) if distill else None
-    step = steps.make_train_step(self.model.apply, tx, objective)
-    run_steps = None
-    if self.block_steps:  # as training runs a one-hidden-layer MLP under plain SGD
-      run_steps = lowrank_sgd.make_run_steps(tx, self.block_steps, objective)
-    return steps.make_chunk_fn(step, self.task.batches, teacher_apply=self.teacher_apply,
-                               teacher_batch_rows=teacher_rows, run_steps=run_steps)
+    return chunks.make_chunk(self.model, tx, self.task.batches, objective=objective,
+                             teacher_apply=self.teacher_apply,
+                             teacher_model=self.teacher_model, block_steps=self.block_steps,
+                             teacher_rows=teacher_rows)
 
   def state(self, tx, seed):
     params = self.model.init(jax.random.key(seed), jnp.zeros((1, N)))['params']

@@ -50,6 +50,10 @@ Choose with ``--config=configs/parity_mlp.py:METHOD[,SIZE]``:
                           same machine, slower that day).  Expected: progressive reaches
                           100% by ~200k student steps on every seed; CE and one-shot need
                           0.3M-1.2M or fail within 2M (README, "Reproduction").
+          losses          the divergences on the repro size: one-shot and progressive:auto
+                          students with forward_kl, reverse_kl, jsd, tvd and taid (linear
+                          t), temperature 1, student seeds 0-2 (30 students; docs/divergences.md
+                          has the measured table and wall time).
           smoke           seconds on a laptop CPU: n=20, k=3, H=256 -> 32, 20k teacher steps.
 
 Examples::
@@ -62,7 +66,7 @@ Examples::
 
 from pdistill.config import builders as cb
 
-SIZES = ('full', 'full_short', 'full_t6m', 'repro', 'smoke')
+SIZES = ('full', 'full_short', 'full_t6m', 'repro', 'losses', 'smoke')
 METHODS = cb.METHODS
 
 
@@ -91,7 +95,7 @@ def get_config(arg: str | None = None):
     # still ~90% of its peak (with 6M-step students it was ~8%: README "Full size").
     c.student.teacher_final_step = 6_000_000
     c.pipeline_methods = ('ce', 'progressive', 'one_shot')
-  elif size == 'repro':
+  elif size in ('repro', 'losses'):
     c.student.curriculum.stage_steps = (100_000,)
     c.data.update(n=50, k=5)
     c.teacher.model.hidden = (2_000,)
@@ -103,6 +107,11 @@ def get_config(arg: str | None = None):
     c.student.schedule.update(kind='manual', checkpoints=(280_000, -1),
                               steps_per_checkpoint=(100_000,))
     c.loop.update(eval_every_steps=10_000, checkpoint_every_steps=100_000)
+    if size == 'losses':
+      c.pipeline_student_seeds = (0, 1, 2)
+      c.pipeline_methods = tuple(f'{method}@{loss}'
+                                 for method in ('one_shot', 'progressive:auto')
+                                 for loss in ('forward_kl', 'reverse_kl', 'jsd', 'tvd', 'taid'))
   elif size == 'smoke':
     c.student.curriculum.stage_steps = (4_000,)
     c.data.update(n=20, k=3, eval_size=1024)

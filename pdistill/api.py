@@ -25,8 +25,8 @@ from typing import Callable
 import flax.linen as nn
 import ml_collections
 
-from pdistill.config import builders, references
-from pdistill.data import custom
+from pdistill.config import LOSS_DEFAULTS, builders, references
+from pdistill.data import custom, tasks
 from pdistill.metrics import progress
 from pdistill.train import train_and_evaluate
 
@@ -54,7 +54,8 @@ def make_config(*, method: str, model: nn.Module | dict,
                 lr_schedule: str = 'constant', warmup_frac: float = 0.0,
                 weight_decay: float = 0.0, trajectory_every_steps: int = 0,
                 teacher_workdir: str = '', schedule: dict | None = None, alpha: float = 0.0,
-                temperature: float = 1.0, **loop) -> ml_collections.ConfigDict:
+                temperature: float = 1.0, loss: str = LOSS_DEFAULTS['loss'],
+                loss_kw: dict | None = None, **loop) -> ml_collections.ConfigDict:
   """The config of one run of ``model`` on the ``Data`` that ``data(**data_kwargs)`` returns.
 
   ``model``: a Linen module (its class must be defined at the top level of a module or script,
@@ -68,7 +69,8 @@ def make_config(*, method: str, model: nn.Module | dict,
   cosine | linear), ``warmup_frac``, ``weight_decay``.  ``trajectory_every_steps``: a teacher
   saves its params (and model state) this often, for progressive students.  Students:
   ``teacher_workdir``, ``alpha`` (weight of the label loss), ``temperature`` (0 = the teacher's
-  argmax), ``schedule`` (progressive: a dict of ``student.schedule`` fields, e.g.
+  argmax), ``loss`` and ``loss_kw`` (the divergence to the teacher and its knobs:
+  ``pdistill.distill.divergences``; README, "Distillation losses"), ``schedule`` (progressive: a dict of ``student.schedule`` fields, e.g.
   ``dict(kind='auto', steps_per_checkpoint=(2000,))``; README, "Progressive schedules").
   ``loop``: any ``config.loop`` field (eval_every_steps, checkpoint_every_steps, chunk_steps,
   ...; by default 20 evals and checkpoints per run).
@@ -79,10 +81,13 @@ def make_config(*, method: str, model: nn.Module | dict,
     data_section = dict(data)
   else:
     kwargs = dict(data_kwargs or {})
-    spec = custom.check(data(**kwargs), f'{getattr(data, "__name__", data)}(**data_kwargs)')
+    data_section = dict(task='custom', factory=references.reference(data), kwargs=kwargs)
+    try:
+      spec = tasks.custom_data(ml_collections.ConfigDict(data_section))
+    except ValueError as e:
+      raise ValueError(f'{getattr(data, "__name__", data)}(**data_kwargs): {e}') from None
     batch_size = spec.batch_size() if batch_size is None else batch_size
-    data_section = dict(task='custom', factory=references.reference(data), kwargs=kwargs,
-                        eval_size=len(spec.eval_set['inputs']))
+    data_section['eval_size'] = len(spec.eval_set['inputs'])
   model = dict(model) if isinstance(model, dict) else model_config(model)
   run = dict(model=model, batch_size=batch_size, num_steps=num_steps,
              trajectory_every_steps=trajectory_every_steps,
@@ -96,6 +101,8 @@ def make_config(*, method: str, model: nn.Module | dict,
                      checkpoint_every_steps=every, log_every_secs=30.0), **loop))
   c.seed = seed
   c.student.schedule.update(schedule or {})
+  c.student.loss = loss
+  c.student.loss_kw.update(loss_kw or {})
   return c
 
 
@@ -106,4 +113,5 @@ def fit(workdir: str, *, show_progress: bool = True, **kwargs) -> dict:
   """
   if show_progress:
     progress.log_to_stderr()
-  return train_and_evaluate(make_config(**kwargs), workdir)
+  with tasks.reusing_custom_data():  # the data factory runs once for the config and the runs
+    return train_and_evaluate(make_config(**kwargs), workdir)

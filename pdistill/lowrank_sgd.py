@@ -38,7 +38,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pdistill import divergences
 from pdistill import steps as steps_lib
 
 # Steps run one by one at the bottom of the recursion, unrolled (no loop): measured
@@ -56,16 +55,17 @@ def block_length(length: int, block_steps: int) -> int:
   return best if 2 * best >= min(length, block_steps) else block_steps
 
 
-def supports(objective: divergences.Objective | None) -> bool:
+def supports(objective) -> bool:
   """Whether the block path trains ``objective``: any loss of the logits alone, not one that
   carries state from step to step (the steps of a block are solved out of order)."""
   return objective is None or not objective.stateful
 
 
 def make_run_steps(tx: optax.GradientTransformation, block_steps: int,
-                   objective: divergences.Objective | None = None) -> Callable:
-  """``run(state, steps, batches, rng)``: steps minimising ``objective`` (as
-  ``steps.make_train_step``), K = ``block_steps`` at a time."""
+                   objective=None) -> Callable:
+  """``run(state, steps, batches, rng)``: steps minimising ``objective`` (a
+  ``distill.divergences.Objective``, or None: CE on the labels), as ``steps.make_train_step``,
+  K = ``block_steps`` at a time."""
   if not supports(objective):
     raise ValueError(f'the block SGD path cannot train {objective.name} with a stateful '
                      'schedule; use the per-step path')

@@ -4,8 +4,25 @@ from __future__ import annotations
 
 import optax
 
+from pdistill.config.checks import choice, get, positive, require
+
 OPTIMIZERS = ('sgd', 'adam', 'adamw')
 LR_SCHEDULES = ('constant', 'cosine', 'linear')
+
+
+def check(config, run: str) -> None:
+  """Checks ``config[run].optim`` (ConfigError naming the field)."""
+  choice(config, f'{run}.optim.name', OPTIMIZERS)
+  choice(config, f'{run}.optim.lr_schedule', LR_SCHEDULES)
+  positive(config, f'{run}.optim.learning_rate')
+  warm = get(config, f'{run}.optim.warmup_frac')
+  require(0 <= warm < 1, f'{run}.optim.warmup_frac', f'must be in [0, 1), got {warm!r}')
+
+
+def is_plain_sgd(optim) -> bool:
+  """Whether the update is a scalar times the gradient, with state independent of the params
+  (what ``lowrank_sgd`` needs): SGD without momentum or weight decay."""
+  return optim.name == 'sgd' and not optim.momentum and not optim.weight_decay
 
 
 def learning_rate_schedule(optim, num_steps: int, learning_rate=None) -> optax.Schedule:

@@ -28,9 +28,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from pdistill import divergences, losses
+from pdistill import losses
 from pdistill.models import calls
-from pdistill.schedules import position_in_jit
 
 TEACHER_LOGITS = 'teacher_logits'
 TEACHER_FEATURES = 'teacher_features'
@@ -81,8 +80,9 @@ def step_metrics(loss, logits, batch) -> dict:
 
 
 def make_train_step(model: nn.Module | Callable, tx: optax.GradientTransformation,
-                    objective: divergences.Objective | None = None):
-  """A step minimising ``objective`` (``divergences.objective``; default: CE on the labels).
+                    objective=None):
+  """A step minimising ``objective`` (``pdistill.distill.divergences.objective``; default: CE
+  on the labels).
 
   ``model``: a Linen module (called as ``models.calls`` says), or a plain
   ``apply(variables, inputs)`` of a model without state or dropout.
@@ -101,16 +101,24 @@ def make_train_step(model: nn.Module | Callable, tx: optax.GradientTransformatio
   return make_step(loss_fn, tx)
 
 
-def make_logits_loss(objective: divergences.Objective | None = None):
-  """``(logits, batch, loss_state) -> (loss, loss_state)``: ``objective`` on a batch (its
-  ``TEACHER_LOGITS`` when distilling, its ``step`` when the loss reads it)."""
-  objective = objective or divergences.Objective('cross_entropy')
+def make_logits_loss(objective=None):
+  """``(logits, batch, loss_state) -> (loss, loss_state)``: ``objective.loss`` on a batch (its
+  ``TEACHER_LOGITS`` when distilling, its ``STEP`` when the loss reads it), or CE on the
+  labels without one."""
 
   def logits_loss(logits, batch, loss_state=None):
+    if objective is None:
+      return losses.cross_entropy(logits, batch['labels'], batch.get('weights')), loss_state
     return objective.loss(logits, batch['labels'], batch.get(TEACHER_LOGITS),
                           batch.get('weights'), batch.get(STEP), loss_state)
 
   return logits_loss
+
+
+def position_in_jit(starts: jax.Array, step) -> jax.Array:
+  """The schedule position in use at ``step`` (``distill.schedules.position``'s twin inside
+  jit): the last of ``starts`` at or before it."""
+  return jnp.sum(step >= starts) - 1
 
 
 def all_finite(params, stacked: bool = False) -> jax.Array:
@@ -121,12 +129,13 @@ def all_finite(params, stacked: bool = False) -> jax.Array:
   return jax.tree.reduce(jnp.logical_and, jax.tree.map(leaf, params))
 
 
-def make_eval_fn(apply_fn: Callable, eval_batch_size: int, teacher_apply: Callable | None = None):
+def make_eval_fn(apply_fn: Callable, eval_batch_size: int, teacher_apply: Callable | None = None,
+                 diagnostics: Callable | None = None):
   """``evaluate(variables, eval_set[, teacher_stack, position])``: mean loss and accuracy over
   a fixed eval set, in sub-batches so wide models fit in memory.  ``apply_fn``: evaluation
   mode (``models.calls.eval_apply``).  With ``teacher_apply`` (a distilled student's teacher,
-  evaluation mode) it adds ``divergences.diagnostics`` against the teacher checkpoint at
-  ``position`` of ``teacher_stack``."""
+  evaluation mode) it adds ``diagnostics(logits, teacher_logits, weights)`` (a dict of
+  metrics) against the teacher checkpoint at ``position`` of ``teacher_stack``."""
 
   def evaluate(variables, eval_set, teacher_stack=None, position=None):
     logits = apply_in_batches(lambda x: apply_fn(variables, x), eval_set['inputs'],
@@ -138,7 +147,7 @@ def make_eval_fn(apply_fn: Callable, eval_batch_size: int, teacher_apply: Callab
       teacher = jax.tree.map(lambda a: a[position], teacher_stack)
       teacher_logits = apply_in_batches(lambda x: teacher_apply(teacher, x),
                                         eval_set['inputs'], eval_batch_size)
-      out.update(divergences.diagnostics(logits, teacher_logits, weights))
+      out.update(diagnostics(logits, teacher_logits, weights))
     return out
 
   return evaluate
@@ -202,7 +211,7 @@ def make_chunk_fn(train_step: Callable | None, batches_fn: Callable = lambda bat
   makes XLA's CPU scan 6x slower (measured: benchmarks/RESULTS.md).  ``run_steps`` replaces
   the per-step scan of ``train_step`` (``scan_steps``), e.g. by ``lowrank_sgd``'s.
   ``steps_in_batches``: each step's batch also holds its step number (``STEP``), for a loss
-  that reads it (``divergences.Objective.reads_step``).
+  that reads it (``Objective.reads_step``).
   """
   run_steps = run_steps or scan_steps(train_step)
 

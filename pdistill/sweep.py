@@ -23,12 +23,29 @@ import logging
 import os
 
 from pdistill import config as config_lib
+from pdistill.config.checks import get, require
 from pdistill.engine import Member, Setup, finished_records, run_members
 from pdistill.metrics import plot
 from pdistill.parallel import mesh
 from pdistill.storage import run_config, run_lock
 
 log = logging.getLogger('pdistill')
+
+
+def check(config) -> None:
+  """Checks ``config.sweep`` (ConfigError naming the field)."""
+  rates, seeds = tuple(get(config, 'sweep.learning_rates')), tuple(get(config, 'sweep.seeds'))
+  if not rates and not seeds:
+    return
+  require(config.method != 'pipeline', 'sweep',
+          f'a sweep trains one method; set method to one of {config_lib.METHODS[1:]} (got '
+          'pipeline)')
+  require(all(isinstance(r, (int, float)) and r > 0 for r in rates), 'sweep.learning_rates',
+          f'must be positive numbers, got {rates!r}')
+  require(len(set(rates)) == len(rates), 'sweep.learning_rates', f'has repeats: {rates!r}')
+  require(all(isinstance(s, int) and s >= 0 for s in seeds), 'sweep.seeds',
+          f'must be non-negative integers, got {seeds!r}')
+  require(len(set(seeds)) == len(seeds), 'sweep.seeds', f'has repeats: {seeds!r}')
 
 
 grid = config_lib.sweep_grid

@@ -185,7 +185,7 @@ def test_the_example_runs_and_the_command_line_distils_from_its_teacher(tmp_path
                            capture_output=True, text=True)
   assert refused.returncode == 2
   assert refused.stderr.strip().splitlines()[-1].startswith(
-      "error: config.data.kwargs: is {'eval_size': 256, 'k': 3, 'n': 10} but the teacher in")
+      "error: config.data.kwargs.k: is 3 but the teacher in")
   assert not os.path.exists(f'{workdir}/other')
 
 
@@ -215,3 +215,25 @@ def test_batches_drawn_on_device_train_a_teacher(tmp_path):
                        data=device_parity, num_steps=600, learning_rate=3e-3,
                        trajectory_every_steps=300, show_progress=False)
   assert final['eval_accuracy'] > 0.9
+
+
+CALLS = []
+
+
+def counted_parity_data(n: int = 8, k: int = 2, batch_size: int = 16) -> pdistill.Data:
+  CALLS.append((n, k))
+  return parity_data(n, k, batch_size)
+
+
+def test_fit_calls_the_data_factory_once_for_a_teacher_and_its_students(tmp_path):
+  """Validation hands the Data it built to the runs (a pipeline's too)."""
+  CALLS.clear()
+  pdistill.fit(str(tmp_path / 'teacher'), method='teacher', model=MLP((16,), 2),
+               data=counted_parity_data, num_steps=200, learning_rate=3e-3,
+               trajectory_every_steps=100, show_progress=False)
+  assert CALLS == [(8, 2)]
+  CALLS.clear()
+  pdistill.fit(str(tmp_path / 'student'), method='one_shot', model=MLP((8,), 2),
+               data=counted_parity_data, num_steps=100, learning_rate=3e-3,
+               teacher_workdir=str(tmp_path / 'teacher'), loss='jsd', show_progress=False)
+  assert CALLS == [(8, 2)]

@@ -5,7 +5,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from pdistill import curriculum, divergences, optimizers, steps
+from pdistill import optimizers, steps
+from pdistill.distill import curriculum, divergences
 from pdistill.config import ConfigError
 from pdistill.metrics import log as metrics_log
 from pdistill.validation import validate

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdistill import divergences
+from pdistill.distill import divergences
 from pdistill.config import LOSS_DEFAULTS, ConfigError
 from pdistill.data import tasks
 from pdistill.storage import trajectory

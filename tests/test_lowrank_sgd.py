@@ -11,7 +11,8 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from pdistill import divergences, lowrank_sgd, optimizers, steps
+from pdistill import lowrank_sgd, optimizers, steps
+from pdistill.distill import divergences
 from pdistill.config import LOSS_DEFAULTS, builders
 from pdistill.data import tasks
 from pdistill.engine import chunks

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pdistill import phase_transition
+from pdistill.distill import phase_transition
 from pdistill.config import ConfigError
 from pdistill.metrics import log as metrics_log
 from pdistill.validation import validate

@@ -3,7 +3,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdistill import schedules
+from pdistill.distill import schedules
+from pdistill import steps
 from pdistill.engine import next_stop
 
 
@@ -12,7 +13,7 @@ def test_manual_schedule_positions():
   assert s.teacher_steps == (300, 600, 1000)
   assert s.starts == (0, 100, 150)
   expected = {0: 0, 99: 0, 100: 1, 149: 1, 150: 2, 10**6: 2}
-  position = jax.jit(schedules.position_in_jit)
+  position = jax.jit(steps.position_in_jit)
   for step, pos in expected.items():
     assert s.position(step) == pos
     assert int(position(jnp.asarray(s.starts), step)) == pos
@@ -42,7 +43,7 @@ def test_stacked_params_are_indexed_by_position_inside_jit():
 
   @jax.jit
   def pick(stack, step):
-    return stack['w'][schedules.position_in_jit(starts, step)]
+    return stack['w'][steps.position_in_jit(starts, step)]
 
   np.testing.assert_array_equal(pick(stack, 15), np.ones(4))
   np.testing.assert_array_equal(pick(stack, 25), 2 * np.ones(4))

@@ -6,7 +6,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from pdistill import divergences, optimizers, steps
+from pdistill import optimizers, steps
+from pdistill.distill import divergences
 from pdistill.models.mlp import MLP
 
 

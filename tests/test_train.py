@@ -12,8 +12,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from pdistill import divergences, models, optimizers, steps
-from pdistill import teacher as teacher_lib
+from pdistill import models, optimizers, steps
+from pdistill.distill import divergences
+from pdistill.distill import teacher as teacher_lib
 from pdistill.config import ConfigError
 from pdistill.engine import Diverged
 from pdistill.data import tasks

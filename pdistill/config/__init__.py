@@ -22,7 +22,7 @@ STUDENT_METHODS = ('ce', 'one_shot', 'progressive', 'curriculum')
 DISTILL_METHODS = ('one_shot', 'progressive', 'curriculum')  # they read a teacher
 
 
-# The student's loss (``pdistill.divergences`` owns the names and formulas).
+# The student's loss (``pdistill.distill.divergences`` owns the names and formulas).
 LOSS_DEFAULTS = dict(
     loss='forward_kl',
     loss_kw=dict(

@@ -79,7 +79,7 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
       trajectory_every_steps=0,
       alpha=0.0,  # weight of the label CE; 1 - alpha on the divergence to the teacher
       temperature=1.0,  # softens the teacher only; 0 = its argmax
-      loss=LOSS_DEFAULTS['loss'],  # the divergence (pdistill.divergences.NAMES)
+      loss=LOSS_DEFAULTS['loss'],  # the divergence (pdistill.distill.divergences.NAMES)
       loss_kw=ml_collections.ConfigDict(LOSS_DEFAULTS['loss_kw']),  # the divergences' knobs
       teacher_workdir='',  # a finished teacher run; the pipeline fills it in
       # The teacher checkpoint that counts as its final one: -1 = its last step (the run must

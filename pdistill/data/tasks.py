@@ -14,16 +14,17 @@ the batch axis; smaller ones are replicated.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 from typing import Callable, Sequence
 
 import jax
 import numpy as np
 
-from pdistill.config import references
+from pdistill.config import ConfigError, references
+from pdistill.config.checks import choice, positive, require
 from pdistill.data import custom, mlm_masking, parity, pcfg, streams, text
-
-TASKS = ('sparse_parity', 'pcfg_mlm', 'pcfg_next_token', 'text_mlm', 'custom')
 # data fields that set how a run is evaluated, not what task it learns
 EVAL_FIELDS = ('eval_size', 'eval_seed')
 
@@ -53,15 +54,21 @@ class Task:
 
 
 def build(data, batch_size: int) -> Task:
-  if data.task == 'sparse_parity':
-    return _parity(data, batch_size)
-  if data.task in ('pcfg_mlm', 'pcfg_next_token'):
-    return _pcfg(data, batch_size)
-  if data.task == 'text_mlm':
-    return _text_mlm(data, batch_size)
-  if data.task == 'custom':
-    return _custom(data, batch_size)
-  raise ValueError(f'data.task must be one of {TASKS}, got {data.task!r}')
+  """The ``Task`` of a ``data`` config section (its ``task`` one of ``TASKS``)."""
+  if data.task not in TASKS:
+    raise ValueError(f'data.task must be one of {tuple(TASKS)}, got {data.task!r}')
+  return TASKS[data.task].build(data, batch_size)
+
+
+def check(config) -> tuple[int | None, custom.Data | None]:
+  """Checks ``config.data`` (ConfigError naming the field): the task's sequence length (None
+  for real-valued inputs, 0 for a custom task's tokens of any length) and, for a custom task,
+  its ``Data`` (its factory called once)."""
+  choice(config, 'data.task', TASKS)
+  positive(config, 'data.eval_size')
+  kind = TASKS[config.data.task]
+  spec = kind.check(config)
+  return kind.sequence_length(config.data, spec), spec
 
 
 def _seeds_and_steps(seeds, start, length: int) -> dict:
@@ -155,12 +162,33 @@ def _text_mlm(data, batch_size: int) -> Task:
               **_rng_batches(lambda rng: make(rng, batch_size)))
 
 
+_reused: dict | None = None  # custom Data by (factory, kwargs) while ``reusing_custom_data``
+
+
+@contextlib.contextmanager
+def reusing_custom_data():
+  """Within it, a custom task's factory is called once per (factory, kwargs): validation and
+  every run of a pipeline or sweep share the ``Data`` it returned."""
+  global _reused
+  outer, _reused = _reused, ({} if _reused is None else _reused)
+  try:
+    yield
+  finally:
+    _reused = outer
+
+
 def custom_data(data) -> custom.Data:
   """The ``pdistill.Data`` that ``data.factory(**data.kwargs)`` returns (a user's task)."""
-  factory = references.resolve(data.factory, 'data.factory')
   kwargs = data.get('kwargs') or {}
   kwargs = kwargs.to_dict() if hasattr(kwargs, 'to_dict') else dict(kwargs)
-  return custom.check(factory(**kwargs), f'data.factory {data.factory}')
+  key = (data.factory, json.dumps(kwargs, sort_keys=True, default=repr))
+  if _reused is not None and key in _reused:
+    return _reused[key]
+  factory = references.resolve(data.factory, 'data.factory')
+  spec = custom.check(factory(**kwargs), f'data.factory {data.factory}')
+  if _reused is not None:
+    _reused[key] = spec
+  return spec
 
 
 def _custom(data, batch_size: int) -> Task:
@@ -176,3 +204,102 @@ def _custom(data, batch_size: int) -> Task:
   return Task(name='custom', num_outputs=spec.num_outputs, vocab_size=spec.vocab_size,
               readout='all' if np.ndim(eval_set['labels']) > 1 else 'last', pad_id=None,
               init_inputs=eval_set['inputs'][:1], eval_set=eval_set, **inputs)
+
+
+# --- the task vocabulary: name -> build, check, sequence length ------------------------------
+
+def _check_parity(config) -> None:
+  data = config.data
+  for field in ('n', 'k', 'num_labels'):
+    positive(config, f'data.{field}')
+  labels = data.num_labels
+  require(labels >= 2 and labels & (labels - 1) == 0, 'data.num_labels',
+          f'must be a power of two >= 2 (2**depth leaves of the label tree), got {labels}')
+  choice(config, 'data.support', ('first', 'random'))
+  needed = (labels - 1) * data.k
+  require(needed <= data.n, 'data.k',
+          f'{labels - 1} support sets of k={data.k} need {needed} coordinates but n={data.n}')
+
+
+def _check_masked_keys(config) -> None:
+  if 'masked_keys' in config.data:
+    choice(config, 'data.masked_keys', mlm_masking.MASKED_KEYS)
+
+
+def _check_mask_rate(config) -> None:
+  rate = config.data.mask_rate
+  require(0 < rate < 1, 'data.mask_rate', f'must be in (0, 1), got {rate!r}')
+
+
+def _check_pcfg(config) -> None:
+  data = config.data
+  choice(config, 'data.grammar', pcfg.GRAMMARS)
+  if data.task == 'pcfg_mlm':
+    _check_masked_keys(config)
+    _check_mask_rate(config)
+  else:
+    depths = pcfg.load(data.grammar).depths
+    require(data.boundary_depth in range(depths), 'data.boundary_depth',
+            f'must be 0..{depths - 1} for {data.grammar} ({depths - 1} = every token), '
+            f'got {data.boundary_depth!r}')
+
+
+def _check_text(config) -> None:
+  data = config.data
+  _check_masked_keys(config)
+  choice(config, 'data.source', text.SOURCES)
+  require(isinstance(data.seq_len, int) and data.seq_len >= 8, 'data.seq_len',
+          f'must be an integer >= 8 (BOS + bytes + EOS), got {data.seq_len!r}')
+  _check_mask_rate(config)
+  require(isinstance(data.holdout_every, int) and data.holdout_every >= 2,
+          'data.holdout_every', f'must be an integer >= 2, got {data.holdout_every!r}')
+  if data.source == 'tfds':
+    require(bool(data.tfds_name), 'data.tfds_name',
+            'is empty: name a prepared tfds dataset, e.g. wikipedia/20230601.en or pg19')
+  if data.source == 'files':
+    require(bool(data.files), 'data.files',
+            'is empty: give comma-separated glob patterns of text files')
+
+
+def _check_custom(config) -> custom.Data:
+  data = config.data
+  require(bool(data.get('factory')), 'data.factory',
+          'is empty: name a function returning pdistill.Data, "pkg.mod:make_data" or '
+          '"/path/script.py:make_data"')
+  try:
+    spec = custom_data(data)
+  except (TypeError, ValueError) as e:
+    raise ConfigError('data.factory', str(e)) from None
+  size = len(spec.eval_set['inputs'])
+  require(data.eval_size == size, 'data.eval_size',
+          f'is {data.eval_size} but the eval set of {data.factory} has {size} examples')
+  batch = spec.batch_size()
+  for run in ('teacher', 'student'):
+    if run in config and (config.method == 'pipeline' or
+                          (run == 'teacher') == (config.method == 'teacher')):
+      require(config[run].batch_size == batch, f'{run}.batch_size',
+              f'is {config[run].batch_size} but {data.factory} makes batches of {batch}')
+  return spec
+
+
+def _pcfg_length(data, spec) -> int:
+  seq = pcfg.load(data.grammar).seq_len
+  return seq - 1 if data.task == 'pcfg_next_token' else seq
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskKind:
+  build: Callable  # (data section, batch size) -> Task
+  check: Callable  # (config) -> custom Data or None; ConfigError naming the field
+  sequence_length: Callable  # (data section, custom Data or None) -> int or None
+
+
+TASKS = {
+    'sparse_parity': TaskKind(_parity, _check_parity,
+                              lambda d, _: d.n if d.get('as_tokens', False) else None),
+    'pcfg_mlm': TaskKind(_pcfg, _check_pcfg, _pcfg_length),
+    'pcfg_next_token': TaskKind(_pcfg, _check_pcfg, _pcfg_length),
+    'text_mlm': TaskKind(_text_mlm, _check_text, lambda d, _: d.seq_len),
+    'custom': TaskKind(_custom, _check_custom,
+                       lambda d, spec: None if spec.vocab_size is None else 0),
+}

@@ -7,8 +7,8 @@ import logging
 import jax
 
 from pdistill import config as config_lib
-from pdistill import curriculum, lowrank_sgd, models, steps
-from pdistill.models import mlp
+from pdistill import lowrank_sgd, models, optimizers, steps
+from pdistill.distill import curriculum
 from pdistill.engine.setup import Member, Setup
 from pdistill.parallel import mesh as mesh_lib
 
@@ -29,28 +29,14 @@ class Chunks:
     self._compiled = {}
 
   def _build(self, stage: int):
-    setup, teacher, stages = self._setup, self._setup.teacher, self._setup.stages
-    tx, objective = setup.tx, setup.objective
-    if stages:
-      step_fn = curriculum.make_stage_step(setup.model, tx, stage, objective)
-      teacher_apply = stages.teacher_apply(teacher.apply, stage)
-      target = stages.teacher_target(stage)
-    else:
-      step_fn = steps.make_train_step(setup.model, tx, objective)
-      teacher_apply = teacher.apply if teacher else None
-      if teacher and models.is_one_hidden_layer_mlp(teacher.model_config):
-        teacher_apply = mlp.apply_by_hidden_blocks
-      target = steps.TEACHER_LOGITS
-    run_steps = None
-    if self._block_steps and not stages:
-      run_steps = lowrank_sgd.make_run_steps(tx, self._block_steps, objective)
-    chunk = steps.make_chunk_fn(step_fn, setup.task.batches,
-                                batch_sharding=setup.batch_sharding,
-                                teacher_apply=teacher_apply,
-                                teacher_batch_rows=self._teacher_rows, teacher_target=target,
-                                run_steps=run_steps, steps_in_batches=objective.reads_step)
-    if setup.stacked:
-      chunk = steps.member_chunk(chunk)
+    setup = self._setup
+    teacher = setup.teacher
+    chunk = make_chunk(setup.model, setup.tx, setup.task.batches, objective=setup.objective,
+                       teacher_apply=teacher.apply if teacher else None,
+                       teacher_model=teacher.model_config if teacher else None,
+                       block_steps=self._block_steps, stages=setup.stages, stage=stage,
+                       batch_sharding=setup.batch_sharding, teacher_rows=self._teacher_rows,
+                       members=setup.stacked)
     return jax.jit(chunk, donate_argnums=(0,))
 
   def for_step(self, step: int):
@@ -60,14 +46,43 @@ class Chunks:
     return self._compiled[stage]
 
 
+def make_chunk(model, tx, batches_fn, *, objective=None, teacher_apply=None,
+               teacher_model=None, block_steps: int = 0, stages=None, stage: int = 0,
+               batch_sharding=None, teacher_rows: int = 1024, members: bool = False):
+  """The chunk function training runs (``steps.make_chunk_fn``), not yet jitted: benchmarks
+  build theirs here too, so they time what training runs.
+
+  ``objective``: what the student minimises (``distill.divergences``; None: CE).
+  ``teacher_apply``: the teacher's evaluation-mode forward; ``teacher_model`` its model
+  section, whose ``models.fast_paths`` may replace it.  ``block_steps``: K of the block SGD
+  path (0: step by step; the caller has checked it applies).  ``stages``/``stage``: a
+  curriculum's.  ``members``: vmapped over stacked members (a sweep).
+  """
+  if stages:
+    step_fn = curriculum.make_stage_step(model, tx, stage, objective)
+    teacher_apply = stages.teacher_apply(teacher_apply, stage)
+    target = stages.teacher_target(stage)
+  else:
+    step_fn = steps.make_train_step(model, tx, objective)
+    if teacher_model is not None:
+      teacher_apply = models.fast_paths(teacher_model).teacher_apply or teacher_apply
+    target = steps.TEACHER_LOGITS
+  run_steps = None
+  if block_steps and not stages:
+    run_steps = lowrank_sgd.make_run_steps(tx, block_steps, objective)
+  chunk = steps.make_chunk_fn(step_fn, batches_fn, batch_sharding=batch_sharding,
+                              teacher_apply=teacher_apply, teacher_batch_rows=teacher_rows,
+                              teacher_target=target, run_steps=run_steps,
+                              steps_in_batches=objective is not None and objective.reads_step)
+  return steps.member_chunk(chunk) if members else chunk
+
+
 def sgd_block_steps(config) -> int:
-  """``loop.sgd_block_steps`` where ``lowrank_sgd`` applies to the run, else 0: a
-  one-hidden-layer MLP under plain SGD (no momentum, no weight decay).  A curriculum's
-  student carries extra heads and losses: ``Chunks`` keeps it step by step."""
+  """``loop.sgd_block_steps`` where ``lowrank_sgd`` applies to the run (a model admitting the
+  block path under plain SGD), else 0.  A curriculum's student carries extra heads and
+  losses: ``Chunks`` keeps it step by step."""
   run = config_lib.run_section(config)
-  model, optim = run.model, run.optim
-  if (not models.is_one_hidden_layer_mlp(model) or optim.name != 'sgd' or optim.momentum
-      or optim.weight_decay):
+  if not models.fast_paths(run.model).block_sgd or not optimizers.is_plain_sgd(run.optim):
     return 0
   return config.loop.get('sgd_block_steps', 0)
 

@@ -15,6 +15,7 @@ import numpy as np
 
 from pdistill import config as config_lib
 from pdistill import steps
+from pdistill.distill import divergences
 from pdistill.engine.setup import Member, Setup
 from pdistill.metrics import log as metrics_log
 from pdistill.metrics import progress
@@ -44,7 +45,7 @@ class Recorder:
     self._writer = mesh_lib.is_writer()
     teacher = setup.teacher
     eval_fn = steps.make_eval_fn(calls.eval_apply(setup.model), loop.eval_batch_size,
-                                 teacher.apply if teacher else None)
+                                 teacher.apply if teacher else None, divergences.diagnostics)
     if setup.stacked:
       eval_fn = jax.vmap(eval_fn, in_axes=(0, None, None, None))
     self._evaluate = jax.jit(eval_fn, out_shardings=setup.replicated)

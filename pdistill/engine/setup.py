@@ -8,8 +8,9 @@ import jax
 import optax
 
 from pdistill import config as config_lib
-from pdistill import curriculum, divergences, models, optimizers
-from pdistill import teacher as teacher_lib
+from pdistill import models, optimizers
+from pdistill.distill import curriculum, divergences
+from pdistill.distill import teacher as teacher_lib
 from pdistill.data import tasks
 from pdistill.parallel import mesh as mesh_lib
 

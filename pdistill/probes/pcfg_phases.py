@@ -28,7 +28,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pdistill import phase_transition  # noqa: E402
+from pdistill.distill import phase_transition  # noqa: E402
 from pdistill.metrics import log as metrics_log  # noqa: E402
 from pdistill.metrics import plot as plot_lib  # noqa: E402
 from pdistill.probes import ngram  # noqa: E402

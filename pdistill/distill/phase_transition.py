@@ -10,7 +10,7 @@ rise between saved checkpoints. For ``points`` intermediate checkpoints the prop
 saved steps where the curve first reaches 1/(points+1), 2/(points+1), ... of the rise: one point
 = the middle. ``schedule.kind=auto`` builds a progressive schedule from that proposal.
 
-  python -m pdistill.phase_transition runs/teacher [--points 1] [--metric eval_accuracy]
+  python -m pdistill.distill.phase_transition runs/teacher [--points 1] [--metric eval_accuracy]
 """
 
 from __future__ import annotations

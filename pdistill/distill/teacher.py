@@ -15,8 +15,10 @@ import jax
 import numpy as np
 
 from pdistill import config as config_lib
-from pdistill import phase_transition, saved_run, schedules
+from pdistill import saved_run
+from pdistill.distill import phase_transition, schedules
 from pdistill.config import ConfigError
+from pdistill.config.checks import choice, positive, require
 from pdistill.data import tasks
 from pdistill.models import calls
 from pdistill.parallel import mesh
@@ -43,11 +45,17 @@ def _steps_text(steps) -> str:
   return f'[{", ".join(map(str, steps[:5]))}, ..., {", ".join(map(str, steps[-5:]))}] ({len(steps)} in all)'
 
 
+def check_workdir(config) -> None:
+  """A distilling student names its teacher (ConfigError otherwise)."""
+  if not config.student.teacher_workdir:
+    raise ConfigError(FIELD, 'is empty: set it to the workdir of a finished teacher run '
+                      '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
+
+
 def find_teacher(config) -> tuple[dict, list[int]]:
   """The teacher's run config and saved trajectory steps, or a ConfigError saying what is wrong."""
+  check_workdir(config)
   workdir = config.student.teacher_workdir
-  if not workdir:
-    raise ConfigError(FIELD, 'is empty: set it to the workdir of a finished teacher run')
   if not os.path.isdir(workdir):
     raise ConfigError(FIELD, f'{workdir!r} does not exist: train the teacher first '
                       '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
@@ -84,29 +92,89 @@ def final_step(config, saved_config: dict) -> int:
 
 
 def build_schedule(config, saved_steps: list[int], final_step: int):
-  student = config.student
+  """The student's teacher schedule: the final teacher alone (one_shot, curriculum), or the
+  ``student.schedule.kind`` of a progressive student."""
   if config.method in ('one_shot', 'curriculum'):  # the final teacher only
     return schedules.one_shot(final_step)
-  schedule = student.schedule
-  if schedule.kind == 'auto':
-    found = phase_transition.find_in_trajectory(student.teacher_workdir, schedule.auto_points,
-                                                schedule.auto_metric, last_step=final_step)
-    log.info('auto schedule: teacher transition at steps %d..%d; using checkpoints %s then '
-             'the final one', found.start, found.end, found.proposed)
-    per = tuple(schedule.steps_per_checkpoint)
-    if len(per) != len(found.proposed):  # two proposals can coincide on a coarse trajectory
-      per = per[:len(found.proposed)]
-    return schedules.manual(list(found.proposed) + [-1], per, final_step)
-  if schedule.kind == 'manual':
-    for c in schedule.checkpoints:
-      if c != -1 and c not in saved_steps:
-        raise ConfigError('student.schedule.checkpoints',
-                          f'teacher checkpoint {c} does not exist in '
-                          f'{os.path.join(student.teacher_workdir, trajectory.SUBDIR)}; saved '
-                          f'steps are {_steps_text(saved_steps)} (-1 means the final one)')
-    return schedules.manual(schedule.checkpoints, schedule.steps_per_checkpoint,
-                                   final_step)
-  return schedules.multiplier_rule(saved_steps, schedule.multiplier, student.num_steps)
+  return SCHEDULE_KINDS[config.student.schedule.kind].build(config, saved_steps, final_step)
+
+
+def _build_auto(config, saved_steps, final_step):
+  schedule = config.student.schedule
+  found = phase_transition.find_in_trajectory(config.student.teacher_workdir,
+                                              schedule.auto_points, schedule.auto_metric,
+                                              last_step=final_step)
+  log.info('auto schedule: teacher transition at steps %d..%d; using checkpoints %s then '
+           'the final one', found.start, found.end, found.proposed)
+  per = tuple(schedule.steps_per_checkpoint)
+  if len(per) != len(found.proposed):  # two proposals can coincide on a coarse trajectory
+    per = per[:len(found.proposed)]
+  return schedules.manual(list(found.proposed) + [-1], per, final_step)
+
+
+def _build_manual(config, saved_steps, final_step):
+  schedule = config.student.schedule
+  for c in schedule.checkpoints:
+    if c != -1 and c not in saved_steps:
+      raise ConfigError('student.schedule.checkpoints',
+                        f'teacher checkpoint {c} does not exist in '
+                        f'{os.path.join(config.student.teacher_workdir, trajectory.SUBDIR)}; '
+                        f'saved steps are {_steps_text(saved_steps)} (-1 means the final one)')
+  return schedules.manual(schedule.checkpoints, schedule.steps_per_checkpoint, final_step)
+
+
+def _build_multiplier(config, saved_steps, final_step):
+  del final_step  # the saved steps end there
+  return schedules.multiplier_rule(saved_steps, config.student.schedule.multiplier,
+                                   config.student.num_steps)
+
+
+def _check_manual(config) -> None:
+  schedule = config.student.schedule
+  checkpoints, per = tuple(schedule.checkpoints), tuple(schedule.steps_per_checkpoint)
+  require(len(checkpoints) >= 1, 'student.schedule.checkpoints', 'is empty')
+  problem = schedules.manual_lengths_error(checkpoints, per)
+  require(problem is None, 'student.schedule.steps_per_checkpoint', str(problem))
+  require(all(p > 0 for p in per), 'student.schedule.steps_per_checkpoint',
+          f'entries must be positive, got {per!r}')
+  require(sum(per) < config.student.num_steps, 'student.schedule.steps_per_checkpoint',
+          f'sums to {sum(per)} >= student.num_steps={config.student.num_steps}, so the last '
+          'checkpoint would never be used')
+
+
+def _check_auto(config) -> None:
+  schedule = config.student.schedule
+  positive(config, 'student.schedule.auto_points')
+  choice(config, 'student.schedule.auto_metric', tuple(phase_transition.RISING))
+  per = tuple(schedule.steps_per_checkpoint)
+  require(len(per) == schedule.auto_points and all(p > 0 for p in per),
+          'student.schedule.steps_per_checkpoint',
+          f'auto needs one positive entry per proposed checkpoint (auto_points='
+          f'{schedule.auto_points}), got {per!r}')
+
+
+def _check_multiplier(config) -> None:
+  positive(config, 'student.schedule.multiplier')
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduleKind:
+  build: Callable  # (config, saved teacher steps, final step) -> schedules.TeacherSchedule
+  check: Callable  # (config) -> None, or ConfigError naming the field
+
+
+# The vocabulary of ``student.schedule.kind`` (progressive students).
+SCHEDULE_KINDS = {
+    'manual': ScheduleKind(_build_manual, _check_manual),  # the paper's (N, T) schedules
+    'multiplier': ScheduleKind(_build_multiplier, _check_multiplier),  # the reference's rule
+    'auto': ScheduleKind(_build_auto, _check_auto),  # checkpoints in the teacher's transition
+}
+
+
+def check_schedule(config) -> None:
+  """Checks a progressive student's ``student.schedule`` (ConfigError naming the field)."""
+  choice(config, 'student.schedule.kind', SCHEDULE_KINDS)
+  SCHEDULE_KINDS[config.student.schedule.kind].check(config)
 
 
 # Room left for the student, its optimizer and activations beside the stacked teacher.

@@ -14,11 +14,6 @@ import math
 from fractions import Fraction
 from typing import Sequence
 
-import jax.numpy as jnp
-
-SCHEDULE_KINDS = ('manual', 'multiplier', 'auto')
-
-
 @dataclasses.dataclass(frozen=True)
 class TeacherSchedule:
   teacher_steps: tuple[int, ...]
@@ -43,16 +38,22 @@ def starts_from_lengths(lengths: Sequence[int]) -> list[int]:
 
 
 def position(starts: Sequence[int], step: int) -> int:
-  """The position in use at ``step`` (host side; :func:`position_in_jit` is its twin)."""
+  """The position in use at ``step`` (host side; ``steps.position_in_jit`` is its twin)."""
   return sum(step >= s for s in starts) - 1
-
-
-def position_in_jit(starts: jnp.ndarray, step) -> jnp.ndarray:
-  return jnp.sum(step >= starts) - 1
 
 
 def one_shot(final_step: int) -> TeacherSchedule:
   return TeacherSchedule((final_step,), (0,))
+
+
+def manual_lengths_error(checkpoints: Sequence[int],
+                         steps_per_checkpoint: Sequence[int]) -> str | None:
+  """Why ``steps_per_checkpoint`` does not fit ``checkpoints`` (one entry per checkpoint but
+  the last, which runs to the end), or None."""
+  if len(steps_per_checkpoint) == len(checkpoints) - 1:
+    return None
+  return (f'needs one entry per checkpoint except the last ({len(checkpoints) - 1}), got '
+          f'{tuple(steps_per_checkpoint)!r}')
 
 
 def manual(checkpoints: Sequence[int], steps_per_checkpoint: Sequence[int],
@@ -61,10 +62,9 @@ def manual(checkpoints: Sequence[int], steps_per_checkpoint: Sequence[int],
 
   -1 in ``checkpoints`` stands for the teacher's final checkpoint.
   """
-  if len(steps_per_checkpoint) != len(checkpoints) - 1:
-    raise ValueError(
-        f'steps_per_checkpoint needs one entry per checkpoint except the last: got '
-        f'{len(steps_per_checkpoint)} for {len(checkpoints)} checkpoints')
+  problem = manual_lengths_error(checkpoints, steps_per_checkpoint)
+  if problem:
+    raise ValueError(problem)
   steps = tuple(final_step if c == -1 else int(c) for c in checkpoints)
   return TeacherSchedule(steps, tuple(starts_from_lengths(steps_per_checkpoint)))
 

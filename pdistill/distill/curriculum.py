@@ -22,15 +22,38 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from pdistill import divergences, schedules, steps
+from pdistill import steps
+from pdistill.distill import divergences, schedules
 from pdistill.config import ConfigError
+from pdistill.config.checks import require
 
 
-def hidden_widths(model_config) -> list[int]:
+def require_own_model(model_config, field: str) -> None:
+  """Curriculum extraction reads hidden layers, which only pdistill's own models expose."""
   if model_config['name'] == 'linen':
-    raise ConfigError('student.teacher_workdir', "curriculum extraction matches hidden layers "
-                      "of pdistill's own models (mlp, gpt2, bert), not a 'linen' teacher's; "
-                      'distil it by one_shot or progressive')
+    raise ConfigError(field, "curriculum extraction matches hidden layers of pdistill's own "
+                      "models (mlp, gpt2, bert), not a 'linen' model's; train it by ce, "
+                      'one_shot or progressive instead')
+
+
+def check(config) -> None:
+  """Checks a curriculum student's config (ConfigError naming the field)."""
+  require_own_model(config.student.model, 'student.model.name')
+  cur = config.student.curriculum
+  layers, steps = tuple(cur.teacher_layers), tuple(cur.stage_steps)
+  require(len(layers) >= 1 and all(isinstance(l, int) and l >= 0 for l in layers),
+          'student.curriculum.teacher_layers',
+          f'must be a non-empty tuple of teacher hidden-layer indices, got {layers!r}')
+  require(len(steps) == len(layers) and all(n > 0 for n in steps),
+          'student.curriculum.stage_steps',
+          f'needs one positive length per teacher layer ({len(layers)}), got {steps!r}')
+  require(sum(steps) < config.student.num_steps, 'student.curriculum.stage_steps',
+          f'sums to {sum(steps)} >= student.num_steps={config.student.num_steps}, leaving no '
+          'output-distillation stage')
+
+
+def hidden_widths(model_config, field: str = 'student.teacher_workdir') -> list[int]:
+  require_own_model(model_config, field)
   if model_config['name'] == 'mlp':
     return list(model_config['hidden'])
   return [model_config['width']] * model_config['depth']
@@ -119,7 +142,7 @@ class Stages:
     cur = run.curriculum
     layers = tuple(cur.teacher_layers)
     teacher_widths = hidden_widths(teacher_model_config)
-    student_widths = hidden_widths(run.model)
+    student_widths = hidden_widths(run.model, 'student.model.name')
     bad = [l for l in layers if not 0 <= l < len(teacher_widths)]
     if bad:
       raise ConfigError('student.curriculum.teacher_layers',
