@@ -8,8 +8,10 @@ import pytest
 from pdistill.distill import divergences
 from pdistill.config import LOSS_DEFAULTS, ConfigError
 from pdistill.data import tasks
-from pdistill.storage import trajectory
+from pdistill.metrics import log as metrics_log
+from pdistill.storage import checkpoints, trajectory
 from pdistill.train import train_and_evaluate
+from crash_resume import crash_then_resume
 from tiny_configs import tiny
 
 KW = dict(LOSS_DEFAULTS['loss_kw'], beta=0.3, skew=0.2, t_start=0.2, t_end=0.9)
@@ -260,3 +262,22 @@ def test_a_one_shot_student_equals_a_numpy_replay_of_its_sgd(loss, teacher_dir, 
     for name in expected[layer]:
       np.testing.assert_allclose(final[layer][name], expected[layer][name], rtol=2e-4,
                                  atol=2e-5, err_msg=f'{loss}: {layer}.{name}')
+
+
+@pytest.mark.parametrize('t_schedule', ['linear', 'adaptive'])
+def test_a_resumed_taid_student_equals_an_uninterrupted_one(t_schedule, teacher_dir, tmp_path,
+                                                            monkeypatch):
+  """Adaptive TAID's t, momentum and previous loss resume with the train state."""
+  c = tiny('progressive')
+  c.student.update(loss='taid', teacher_workdir=teacher_dir, trajectory_every_steps=1_000)
+  c.student.loss_kw.update(t_schedule=t_schedule, t_step_size=0.01)
+  whole, crashed = str(tmp_path / 'whole'), str(tmp_path / 'crashed')
+  train_and_evaluate(c, whole)
+  crash_then_resume(c, crashed, monkeypatch, crash_step=750)  # after the 500 checkpoint
+  assert metrics_log.read(crashed) == metrics_log.read(whole)
+  for a, b in zip(jax.tree.leaves(trajectory.load_params(whole, 1_000)),
+                  jax.tree.leaves(trajectory.load_params(crashed, 1_000))):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  if t_schedule == 'adaptive':  # the state resumed from was well ahead of the linear t
+    state, _ = checkpoints.load_state(crashed, 500)
+    assert float(state['loss_state']['t']) > 0.4 + 0.6 * 500 / 1_000 + 0.1
