@@ -51,6 +51,15 @@ def np_divergence(name, t, z, temperature, kw, step, frozen=None, num_steps=NUM_
     return np_kl(q, kw['skew'] * q + (1 - kw['skew']) * p)
   if name == 'tvd':
     return 0.5 * np.abs(p - q).sum(-1)
+  if name == 'adaptive_kl':
+    order = np.argsort(-p, -1)
+    sp = np.take_along_axis(p, order, -1)
+    gap = np.abs(sp - np.take_along_axis(q if frozen is None else
+                                         np.exp(np_log_softmax(frozen)), order, -1))
+    head = np.cumsum(sp, -1) <= 0.5
+    head[..., 0] = True
+    w = (gap * head).sum(-1) / gap.sum(-1)
+    return w * np_kl(p, q) + (1 - w) * np_kl(q, p)
   if name == 'taid':
     tt = kw['t_start'] + (kw['t_end'] - kw['t_start']) * step / num_steps
     r = np.exp(np_log_softmax((1 - tt) * (z if frozen is None else frozen) +
@@ -87,7 +96,7 @@ CASES = [(name, temperature, alpha, shape)
          for name in divergences.NAMES
          for temperature in (0.0, 0.5, 2.0)
          for alpha, shape in ((0.0, (5, 4)), (0.3, (2, 3, 4)))
-         if not (temperature == 0 and name in ('reverse_kl', 'taid'))]
+         if not (temperature == 0 and name in ('reverse_kl', 'taid', 'adaptive_kl'))]
 
 
 @pytest.mark.parametrize('name,temperature,alpha,shape', CASES)
@@ -183,12 +192,24 @@ def test_unknown_loss_names_the_valid_ones():
     divergences.check(c.student)
 
 
-@pytest.mark.parametrize('loss', ['reverse_kl', 'taid'])
+@pytest.mark.parametrize('loss', ['reverse_kl', 'taid', 'adaptive_kl'])
 def test_a_hard_teacher_is_refused_where_the_divergence_needs_soft_targets(loss):
   c = tiny('one_shot')
   c.student.update(loss=loss, temperature=0.0)
   with pytest.raises(ConfigError, match='student.temperature: is 0'):
     divergences.check(c.student)
+
+
+def test_adaptive_kl_with_a_one_class_head_is_the_mean_of_both_kls():
+  """Probability moves between head and tail only, so with one class in the head the gap
+  splits evenly between them (w_head = 1/2), as for any teacher above 0.5 on one class."""
+  t, z = _logits(seed=5)
+  t[:, 0] += 10  # the teacher's top class alone reaches the head's 0.5
+  with jax.enable_x64(True):
+    got = divergences.divergence('adaptive_kl', t, z, 1.0)
+    mean = (divergences.divergence('forward_kl', t, z, 1.0) +
+            divergences.divergence('reverse_kl', t, z, 1.0)) / 2
+    np.testing.assert_allclose(got, mean, rtol=1e-12)
 
 
 def test_diagnostics_match_numpy():

@@ -20,6 +20,11 @@ disagree on what "beta = 0" or "reverse" means.
 * ``skew_forward_kl``: KL(p || skew p + (1 - skew) q); ``skew_reverse_kl``:
   KL(q || skew q + (1 - skew) p) (DistiLLM, Ko et al. 2024).  skew = 0 gives the plain KL.
 * ``tvd``: 0.5 sum |p - q|.
+* ``adaptive_kl`` (AKL, Wu et al., COLING 2025, arXiv 2404.02657): w_head KL(p || q) +
+  w_tail KL(q || p).  The head is the teacher's top classes up to a cumulative probability of
+  0.5 (its top class always), the tail the rest; with g = |p - sg(q)|, w_head = sum_head g /
+  sum g and w_tail = 1 - w_head (weights of the current gap, taken as constants).  Refused at
+  temperature 0, where the reverse KL is infinite.
 * ``taid`` (Shing et al., ICLR 2025, arXiv 2501.16937): KL(r_t || q) towards the interpolated
   target r_t = softmax((1 - t) stop_gradient(z_S) + t z_T / temperature), temperature > 0.
   ``t_schedule='linear'``: at the update made from step s (0 .. num_steps - 1),
@@ -102,6 +107,21 @@ def _tvd(log_p, log_q, *_):
   return 0.5 * jnp.sum(jnp.abs(jnp.exp(log_p) - jnp.exp(log_q)), axis=-1)
 
 
+_AKL_HEAD = 0.5  # the teacher's cumulative probability the head covers (the paper's mu)
+
+
+def _adaptive_kl(log_p, log_q, *_):
+  p, q = jnp.exp(log_p), jax.lax.stop_gradient(jnp.exp(log_q))
+  order = jnp.argsort(-p, axis=-1)
+  sorted_p = jnp.take_along_axis(p, order, -1)
+  gap = jnp.abs(sorted_p - jnp.take_along_axis(q, order, -1))
+  head = jnp.cumsum(sorted_p, -1) <= _AKL_HEAD
+  head = head.at[..., 0].set(True)
+  total = jnp.maximum(jnp.sum(gap, -1), 1e-12)
+  w_head = jnp.sum(jnp.where(head, gap, 0.0), -1) / total
+  return w_head * kl(log_p, log_q) + (1 - w_head) * kl(log_q, log_p)
+
+
 def _taid(log_p, log_q, logits, teacher_logits, temperature, kw, t):
   mixed = (1 - t) * jax.lax.stop_gradient(logits) + t * teacher_logits / temperature
   return kl(jax.nn.log_softmax(mixed), log_q)
@@ -174,6 +194,9 @@ DIVERGENCES = {d.name: d for d in (
                _in_range('skew', 0, 1, low_open=False, high_open=True), ('skew',)),
     Divergence('skew_reverse_kl', _skew_reverse_kl, _check_skew_reverse, ('skew',)),
     Divergence('tvd', _tvd, _no_check),
+    Divergence('adaptive_kl', _adaptive_kl,
+               _refuse_hard_teacher('adaptive_kl', 'weighs in KL(q || p), infinite against a '
+                                    'one-hot teacher')),
     Divergence('taid', _taid, _check_taid,
                ('t_start', 't_end', 't_schedule', 't_step_size', 't_momentum')),
 )}
