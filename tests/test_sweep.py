@@ -96,6 +96,18 @@ def test_progressive_sweep_member_equals_the_plain_run(teacher_dir, tmp_path):
   assert_member_equals_plain_run(c, workdir, tmp_path, 5e-3, 1)
 
 
+def test_an_adaptive_taid_sweep_member_equals_the_plain_run(teacher_dir, tmp_path):
+  """Each member carries its own loss state (t, momentum) through the vmapped steps."""
+  c = swept('one_shot', teacher_workdir=teacher_dir, num_steps=600, loss='taid', batch_size=8)
+  c.student.loss_kw.update(t_schedule='adaptive', t_step_size=0.01)
+  workdir = str(tmp_path / 'sweep')
+  train_and_evaluate(c, workdir)
+  stacked, _ = checkpoints.load_state(workdir)
+  momentum = np.asarray(stacked['loss_state']['momentum'])
+  assert momentum.shape == (len(RATES) * len(SEEDS),) and len(set(momentum)) == len(momentum)
+  assert_member_equals_plain_run(c, workdir, tmp_path, 5e-3, 1)
+
+
 def test_interrupted_sweep_resumes_to_the_uninterrupted_result(tmp_path, monkeypatch):
   c = swept('ce', num_steps=1000)
   whole = str(tmp_path / 'whole')

@@ -20,7 +20,7 @@ from pdistill.engine import Diverged
 from pdistill.data import tasks
 from pdistill.metrics import log as metrics_log
 from pdistill.parallel import mesh as mesh_lib
-from pdistill.storage import trajectory
+from pdistill.storage import checkpoints, trajectory
 from pdistill.train import train_and_evaluate
 from crash_resume import crash_then_resume
 from tiny_configs import REPO, tiny
@@ -264,6 +264,23 @@ def test_one_device_equals_eight_devices(tmp_path):
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
                results[1][0], results[8][0])
   for r1, r8 in zip(results[1][1], results[8][1]):
+    for k in r1:
+      np.testing.assert_allclose(r1[k], r8[k], rtol=1e-4, atol=1e-5)
+
+
+def test_a_distilled_student_on_one_device_equals_eight_devices(teacher_dir, tmp_path):
+  """A divergence other than forward_kl, and the teacher diagnostics, over a split batch."""
+  results = {}
+  for devices in (1, 8):
+    c = student('one_shot', teacher_dir, num_devices=devices)
+    c.student.update(batch_size=16, num_steps=500, loss='jsd')
+    workdir = str(tmp_path / f'd{devices}')
+    train_and_evaluate(c, workdir)
+    results[devices] = (checkpoints.load_latest_params(workdir)[0], metrics_log.read(workdir))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6),
+               results[1][0], results[8][0])
+  for r1, r8 in zip(results[1][1], results[8][1]):
+    assert r1.keys() == r8.keys() and 'eval_kl_forward' in r1
     for k in r1:
       np.testing.assert_allclose(r1[k], r8[k], rtol=1e-4, atol=1e-5)
 
