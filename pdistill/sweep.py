@@ -24,6 +24,7 @@ import os
 
 from pdistill import config as config_lib
 from pdistill.config.checks import get, require
+from pdistill.distill import teacher as teacher_lib
 from pdistill.engine import Member, Setup, finished_records, run_members
 from pdistill.metrics import plot
 from pdistill.parallel import mesh
@@ -75,6 +76,8 @@ def run(config, workdir: str) -> dict:
     run_config.claim(workdir, config, write=write)
     for m in members:
       run_config.claim(m.workdir, member_config(config, m.learning_rate, m.seed), write=write)
+    if setup.teacher is not None:
+      teacher_lib.pin(workdir, setup.teacher, write=write)
   log.info('sweep: %d learning rates x %d seeds = %d members in one program on %d device(s)',
            len(rates), len(seeds), len(members), setup.mesh.size)
   results = run_members(config, setup, members, workdir)

@@ -7,6 +7,8 @@ student's chunk, stacked by schedule position (``steps.make_chunk_fn``).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import logging
 import os
 from typing import Any, Callable
@@ -26,6 +28,7 @@ from pdistill.steps import all_finite
 from pdistill.storage import digest, run_config, trajectory
 
 FIELD = 'student.teacher_workdir'
+PROVENANCE = 'teacher.json'  # in a student's workdir: which teacher it distils from
 log = logging.getLogger('pdistill')
 
 
@@ -218,3 +221,45 @@ def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
                       'teacher whose trajectory is finite')
   return Teacher(apply=calls.eval_apply(model), stack=stack, schedule=schedule, workdir=workdir,
                  model_config=saved_run.model_config(saved_config))
+
+
+def identity(teacher: Teacher) -> dict:
+  """What makes a teacher the one a student learns from: its run config and the exact
+  checkpoints stacked for the student (their digest), with where it was found."""
+  with open(os.path.join(teacher.workdir, run_config.FILENAME), 'rb') as f:
+    config_digest = hashlib.sha256(f.read()).hexdigest()
+  return {'workdir': os.path.abspath(teacher.workdir), 'config_sha256': config_digest,
+          'steps': list(teacher.schedule.teacher_steps),
+          'stack_sha256': digest.of(teacher.stack)}
+
+
+def pin(workdir: str, teacher: Teacher, write: bool = True) -> None:
+  """Records the student's teacher in ``workdir`` (``PROVENANCE``), or, when one is recorded,
+  refuses a different one (ConfigError): a student never mixes teachers.  A teacher found at
+  another path with the same config and checkpoints is the same teacher (a moved or copied
+  run): said in the log, and the record follows it."""
+  now = identity(teacher)
+  path = os.path.join(workdir, PROVENANCE)
+  if os.path.exists(path):
+    with open(path) as f:
+      was = json.load(f)
+    if was.get('config_sha256') != now['config_sha256']:
+      raise ConfigError(FIELD, f'the teacher in {now["workdir"]} is not the one this student '
+                        f'in {workdir} distilled from ({was.get("workdir")}): its config.json '
+                        'differs; distil from that teacher, or start this student in a new '
+                        '--workdir')
+    if was.get('steps') != now['steps'] or was.get('stack_sha256') != now['stack_sha256']:
+      raise ConfigError(FIELD, f'the teacher in {now["workdir"]} is not the one this student '
+                        f'in {workdir} distilled from ({was.get("workdir")}): its checkpoints '
+                        f'{now["steps"]} differ from those recorded ({was.get("steps")}; '
+                        'retrained or changed); distil from that teacher, or start this '
+                        'student in a new --workdir')
+    if was.get('workdir') == now['workdir']:
+      return
+    log.info('%s: its teacher moved from %s to %s (same config and checkpoints)', workdir,
+             was.get('workdir'), now['workdir'])
+  if write:
+    os.makedirs(workdir, exist_ok=True)
+    with open(path + '.tmp', 'w') as f:
+      json.dump(now, f, indent=2)
+    os.replace(path + '.tmp', path)

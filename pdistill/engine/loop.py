@@ -11,6 +11,7 @@ import jax.numpy as jnp
 
 from pdistill import config as config_lib
 from pdistill.data import host_pool
+from pdistill.distill import teacher as teacher_lib
 from pdistill.engine import chunks as chunks_lib
 from pdistill.engine.recorder import Recorder
 from pdistill.engine.setup import Member, Setup
@@ -97,6 +98,8 @@ def train_run(config, workdir: str) -> dict:
   # Already held for a run started by train_and_evaluate; a pipeline's sub-runs take their own.
   with run_lock.hold(workdir, enabled=mesh_lib.is_writer()):
     run_config.claim(workdir, config, write=mesh_lib.is_writer())
+    if setup.teacher is not None:
+      teacher_lib.pin(workdir, setup.teacher, write=mesh_lib.is_writer())
     return run_members(config, setup, [Member(config.seed, None, workdir)], workdir)[0]
 
 
