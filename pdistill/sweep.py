@@ -76,8 +76,8 @@ def run(config, workdir: str) -> dict:
     run_config.claim(workdir, config, write=write)
     for m in members:
       run_config.claim(m.workdir, member_config(config, m.learning_rate, m.seed), write=write)
-    if setup.teacher is not None:
-      teacher_lib.pin(workdir, setup.teacher, write=write)
+  if setup.teacher is not None:
+    teacher_lib.pin(workdir, setup.teacher, write=writer)
   log.info('sweep: %d learning rates x %d seeds = %d members in one program on %d device(s)',
            len(rates), len(seeds), len(members), setup.mesh.size)
   results = run_members(config, setup, members, workdir)

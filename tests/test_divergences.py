@@ -192,6 +192,13 @@ def test_unknown_loss_names_the_valid_ones():
     divergences.check(c.student)
 
 
+def test_an_unknown_knob_is_named():
+  c = tiny('one_shot')
+  c.student.loss_kw.update(betta=0.3)  # ConfigDict.update accepts any key, as pdistill.fit's
+  with pytest.raises(ConfigError, match=r'student.loss_kw.betta: is not a divergence knob'):
+    divergences.check(c.student)
+
+
 @pytest.mark.parametrize('loss', ['reverse_kl', 'taid', 'adaptive_kl'])
 def test_a_hard_teacher_is_refused_where_the_divergence_needs_soft_targets(loss):
   c = tiny('one_shot')

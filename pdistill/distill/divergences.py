@@ -208,6 +208,11 @@ def check(student, field: str = 'student.loss') -> None:
   name = student.get('loss', 'forward_kl')
   if name not in DIVERGENCES:
     raise ConfigError(field.removeprefix('config.'), f'{name!r} is not one of {NAMES}')
+  known = {k for d in DIVERGENCES.values() for k in d.loss_kw}
+  unknown = sorted(set(student.get('loss_kw') or {}) - known)
+  if unknown:
+    raise ConfigError(f'student.loss_kw.{unknown[0]}', f'is not a divergence knob; the knobs '
+                      f'are {tuple(sorted(known))}')
   DIVERGENCES[name].check(student, field)
 
 

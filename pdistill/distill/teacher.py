@@ -228,16 +228,18 @@ def identity(teacher: Teacher) -> dict:
   checkpoints stacked for the student (their digest), with where it was found."""
   with open(os.path.join(teacher.workdir, run_config.FILENAME), 'rb') as f:
     config_digest = hashlib.sha256(f.read()).hexdigest()
+  steps = list(teacher.schedule.teacher_steps)
+  saved = trajectory.saved_digests(teacher.workdir, steps)  # verified when they were loaded
+  stack = '/'.join(saved) if all(saved) else digest.of(teacher.stack)  # older: hash the stack
   return {'workdir': os.path.abspath(teacher.workdir), 'config_sha256': config_digest,
-          'steps': list(teacher.schedule.teacher_steps),
-          'stack_sha256': digest.of(teacher.stack)}
+          'steps': steps, 'stack_sha256': hashlib.sha256(stack.encode()).hexdigest()}
 
 
 def pin(workdir: str, teacher: Teacher, write: bool = True) -> None:
   """Records the student's teacher in ``workdir`` (``PROVENANCE``), or, when one is recorded,
   refuses a different one (ConfigError): a student never mixes teachers.  A teacher found at
-  another path with the same config and checkpoints is the same teacher (a moved or copied
-  run): said in the log, and the record follows it."""
+  another path with the same config and checkpoints (a copy reached through a relative path
+  from elsewhere) is the same teacher: said in the log, and the record follows it."""
   now = identity(teacher)
   path = os.path.join(workdir, PROVENANCE)
   if os.path.exists(path):

@@ -25,6 +25,9 @@ from pdistill.storage.checkpoints import RunCheckpoints
 from pdistill.storage.trajectory import TrajectoryWriter
 
 log = logging.getLogger('pdistill')
+# Records about the student's teacher (distill.divergences.diagnostics), not its own health.
+DIAGNOSTICS = ('eval_kl_forward', 'eval_kl_reverse', 'eval_teacher_entropy',
+               'eval_teacher_agreement')
 
 
 class Diverged(RuntimeError):
@@ -114,7 +117,9 @@ class Recorder:
   def _check_finite(self, step: int, state, results: dict) -> None:
     """Stops the run (Diverged) before anything non-finite is written, unless told not to."""
     finite = np.atleast_1d(mesh_lib.fetch(self._finite(state.params)))
-    for v in results.values():
+    for k, v in results.items():
+      if k in DIAGNOSTICS:  # the teacher's side may be infinite (masked logits); they inform
+        continue
       finite = finite & np.isfinite(v)
     bad = [i for i in range(len(self._members)) if not finite[i] and i not in self._diverged]
     if not bad or not self._stop_on_nonfinite:

@@ -12,6 +12,7 @@ List a trajectory from the shell::
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 
@@ -101,6 +102,20 @@ def load_variables(workdir: str, step: int, abstract_variables):
   """The params and model state (the collections of ``abstract_variables``) at ``step``."""
   with _manager(workdir, read_only=True) as manager:
     return _restore_variables(manager, step, orbax_io.on_one_device(abstract_variables))
+
+
+def saved_digests(workdir: str, steps) -> list[str | None]:
+  """The SHA-256 saved with each of ``steps`` (None for a point saved before digests were),
+  read from the digest item's JSON without loading any array."""
+  out = []
+  for step in steps:
+    path = os.path.join(workdir, SUBDIR, str(step), digest.ITEM, 'metadata')
+    try:
+      with open(path) as f:
+        out.append(json.load(f)['sha256'])
+    except (OSError, ValueError, KeyError):
+      out.append(None)
+  return out
 
 
 def load_stacked(workdir: str, steps, abstract_variables, sharding=None):
