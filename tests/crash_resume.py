@@ -6,8 +6,8 @@ from pdistill.metrics import log as metrics_log
 from pdistill.train import train_and_evaluate
 
 
-def crash_then_resume(config, workdir: str, monkeypatch, crash_step: int = 750) -> None:
-  """Trains until the eval at ``crash_step`` raises (as a crash would), then reruns the run."""
+def crash_at(config, workdir: str, monkeypatch, crash_step: int = 750) -> None:
+  """Trains until the eval at ``crash_step`` raises, as a crash would."""
   original = metrics_log.MetricsLog.write
 
   def crash(self, step, metrics):
@@ -19,4 +19,9 @@ def crash_then_resume(config, workdir: str, monkeypatch, crash_step: int = 750) 
   with pytest.raises(RuntimeError, match='simulated crash'):
     train_and_evaluate(config, workdir)
   monkeypatch.setattr(metrics_log.MetricsLog, 'write', original)
+
+
+def crash_then_resume(config, workdir: str, monkeypatch, crash_step: int = 750) -> None:
+  """Trains until the eval at ``crash_step`` raises (as a crash would), then reruns the run."""
+  crash_at(config, workdir, monkeypatch, crash_step)
   train_and_evaluate(config, workdir)

@@ -9,6 +9,7 @@ from pdistill.config import ConfigError
 from pdistill.distill import teacher as teacher_lib
 from pdistill.metrics import log as metrics_log
 from pdistill.train import train_and_evaluate
+from crash_resume import crash_at
 from tiny_configs import tiny
 
 
@@ -32,21 +33,6 @@ def teachers(tmp_path_factory):
   return root
 
 
-def _stopped_student(config, workdir, monkeypatch):
-  """A student stopped after its checkpoint 500 (a crash at the eval of step 750)."""
-  with pytest.raises(RuntimeError):
-    original = metrics_log.MetricsLog.write
-
-    def crash(self, step, metrics):
-      if step == 750:
-        raise RuntimeError('simulated crash')
-      original(self, step, metrics)
-
-    monkeypatch.setattr(metrics_log.MetricsLog, 'write', crash)
-    train_and_evaluate(config, workdir)
-  monkeypatch.undo()
-
-
 def test_a_student_records_its_teacher(teachers, tmp_path):
   train_and_evaluate(_student(str(teachers / 'seed0'), 'one_shot'), str(tmp_path / 's'))
   assert os.path.exists(tmp_path / 's' / teacher_lib.PROVENANCE)
@@ -56,7 +42,7 @@ def test_a_resume_against_a_retrained_teacher_is_refused(teachers, tmp_path, mon
   teacher = str(tmp_path / 'teacher')
   shutil.copytree(teachers / 'seed0', teacher)
   config, workdir = _student(teacher), str(tmp_path / 'student')
-  _stopped_student(config, workdir, monkeypatch)
+  crash_at(config, workdir, monkeypatch)  # stopped after its checkpoint 500
   shutil.rmtree(teacher)
   shutil.copytree(teachers / 'seed1', teacher)  # retrained with another seed, same path
   before = metrics_log.read(workdir)
@@ -72,7 +58,7 @@ def test_a_relative_teacher_path_from_another_directory_is_refused(teachers, tmp
     shutil.copytree(teachers / seed, tmp_path / name / 'T')
   config, workdir = _student('../T', 'one_shot'), str(tmp_path / 'student')
   monkeypatch.chdir(tmp_path / 'a' / 'work')
-  _stopped_student(config, workdir, monkeypatch)
+  crash_at(config, workdir, monkeypatch)  # stopped after its checkpoint 500
   monkeypatch.chdir(tmp_path / 'b' / 'work')
   with pytest.raises(ConfigError, match='is not the one this student'):
     train_and_evaluate(config, workdir)

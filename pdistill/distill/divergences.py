@@ -310,6 +310,9 @@ def objective(student, *, distill: bool) -> Objective:
                    num_steps=int(student.get('num_steps', 1)))
 
 
+DIAGNOSTICS = ('kl_forward', 'kl_reverse', 'teacher_entropy', 'teacher_agreement')
+
+
 def diagnostics(logits, teacher_logits, weights=None) -> dict:
   """How a student stands to its teacher, at temperature 1 (the models' own distributions):
   KL(p || q), KL(q || p), the teacher's entropy H(p), and top-1 agreement."""

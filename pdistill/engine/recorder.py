@@ -25,9 +25,6 @@ from pdistill.storage.checkpoints import RunCheckpoints
 from pdistill.storage.trajectory import TrajectoryWriter
 
 log = logging.getLogger('pdistill')
-# Records about the student's teacher (distill.divergences.diagnostics), not its own health.
-DIAGNOSTICS = ('eval_kl_forward', 'eval_kl_reverse', 'eval_teacher_entropy',
-               'eval_teacher_agreement')
 
 
 class Diverged(RuntimeError):
@@ -118,7 +115,8 @@ class Recorder:
     """Stops the run (Diverged) before anything non-finite is written, unless told not to."""
     finite = np.atleast_1d(mesh_lib.fetch(self._finite(state.params)))
     for k, v in results.items():
-      if k in DIAGNOSTICS:  # the teacher's side may be infinite (masked logits); they inform
+      if k.removeprefix('eval_') in divergences.DIAGNOSTICS:  # about the teacher, which may
+        # mask logits to -inf: they inform, they do not stop a run
         continue
       finite = finite & np.isfinite(v)
     bad = [i for i in range(len(self._members)) if not finite[i] and i not in self._diverged]
