@@ -111,6 +111,7 @@ def fit(workdir: str, *, show_progress: bool = True, **kwargs) -> dict:
 
   ``show_progress``: the command line's progress lines (step, rate, ETA, last eval) on stderr.
   """
+  references.check_not_loading('pdistill.fit')
   if show_progress:
     progress.log_to_stderr()
   with tasks.reusing_custom_data():  # the data factory runs once for the config and the runs

@@ -93,6 +93,19 @@ def resolve_config_flag(argv: list[str]) -> list[str]:
   return out
 
 
+class Terminated(KeyboardInterrupt):
+  """SIGTERM outside the training loop: unwinds like SIGINT, so the run says where it stopped."""
+
+  def __init__(self, signum: int):
+    super().__init__(signal.Signals(signum).name)
+    self.signum = signum
+
+
+def _terminated(signum, frame):
+  del frame
+  raise Terminated(signum)
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {argv[1:]}')
@@ -114,6 +127,7 @@ def main(argv):
   workdir = _WORKDIR.value or default_workdir(
       config_flags.get_config_filename(flags.FLAGS['config']), config)
   progress.log.info('workdir: %s', os.path.abspath(workdir))
+  signal.signal(signal.SIGTERM, _terminated)  # the loop takes both signals over while it runs
   try:
     train_and_evaluate(config, workdir)
   except (ConfigError, WorkdirError) as e:
@@ -125,10 +139,12 @@ def main(argv):
   except Interrupted as e:
     print(str(e), file=sys.stderr)
     sys.exit(128 + e.signum)
-  except KeyboardInterrupt:  # SIGINT before the loop took over (loading, compiling)
-    print(f'SIGINT: stopped before the next chunk boundary; what {workdir} held is kept: rerun '
-          'the same command to resume', file=sys.stderr)
-    sys.exit(128 + signal.SIGINT)
+  except KeyboardInterrupt as e:  # outside the loop (loading, compiling, between sub-runs)
+    signum = getattr(e, 'signum', signal.SIGINT)
+    print(f'{signal.Signals(signum).name}: stopped outside a run\'s training loop (loading, '
+          f'compiling or between runs); what {workdir} held is kept: rerun the same command to '
+          'resume', file=sys.stderr)
+    sys.exit(128 + signum)
   except Exception as e:  # noqa: BLE001  only a full or unwritable disk is reported here
     cause = storage_error(e)
     if cause is None:

@@ -19,6 +19,8 @@ import logging
 import os
 
 from pdistill import config as config_lib
+from pdistill.config import ConfigError
+from pdistill.distill import phase_transition
 from pdistill.engine import train_run
 from pdistill.metrics import plot
 from pdistill.parallel import mesh
@@ -41,6 +43,12 @@ def run(config, workdir: str) -> dict:
     teacher.method = 'teacher'
     log.info('pipeline: teacher')
     results['teacher'] = train_run(teacher, teacher_dir)
+  if not config.get('pipeline_distil_unlearned_teacher', False):
+    reason = phase_transition.did_not_learn(teacher_dir, config.student.schedule.auto_metric)
+    if reason:
+      raise ConfigError('pipeline_distil_unlearned_teacher',
+                        f'{reason}; no student is trained from it (set this to True to train '
+                        'them anyway)')
   runs = {}
   for entry in config.pipeline_methods:
     method, label, updates = config_lib.pipeline_entry(entry)  # e.g. progressive:auto@jsd

@@ -66,16 +66,18 @@ def run(config, workdir: str) -> dict:
   rates, seeds = grid(config)
   members = [Member(s, lr, member_dir(workdir, lr, s)) for lr in rates for s in seeds]
   if run_lock.read_only(workdir):
-    run_config.claim(workdir, config, write=False)
+    run_config.claim(workdir, config, write=False, located=teacher_lib.located(workdir))
     results = finished_records(config, members, workdir)
     return {os.path.relpath(m.workdir, workdir): r for m, r in zip(members, results)}
   setup = Setup.create(config, members=len(members))
   writer = mesh.is_writer()
   # Every directory is checked before any is written, so a refused resume writes nothing.
+  located = teacher_lib.located(workdir)
   for write in (False, True) if writer else (False,):
-    run_config.claim(workdir, config, write=write)
+    run_config.claim(workdir, config, write=write, located=located)
     for m in members:
-      run_config.claim(m.workdir, member_config(config, m.learning_rate, m.seed), write=write)
+      run_config.claim(m.workdir, member_config(config, m.learning_rate, m.seed), write=write,
+                       located=located)
   if setup.teacher is not None:
     teacher_lib.pin(workdir, setup.teacher, write=writer)
   log.info('sweep: %d learning rates x %d seeds = %d members in one program on %d device(s)',

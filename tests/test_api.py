@@ -237,3 +237,39 @@ def test_fit_calls_the_data_factory_once_for_a_teacher_and_its_students(tmp_path
                data=counted_parity_data, num_steps=100, learning_rate=3e-3,
                teacher_workdir=str(tmp_path / 'teacher'), loss='jsd', show_progress=False)
   assert CALLS == [(8, 2)]
+
+
+SCRIPT = '''
+import flax.linen as nn
+import pdistill
+
+
+class Net(nn.Module):
+  width: int = 32
+  dropout: float = 0.2
+
+  @nn.compact
+  def __call__(self, x, train: bool = False):
+    return nn.Dense(2)(nn.relu(nn.Dense(self.width)(x)))
+
+
+pdistill.fit('{workdir}', method='teacher', model=Net(), data=None, num_steps=10)
+'''
+
+
+def test_load_run_refuses_a_script_that_trains_when_imported(tmp_path):
+  workdir = str(tmp_path / 'teacher')
+  pdistill.fit(workdir, method='teacher', model=Net(), data=parity_data, num_steps=100,
+               learning_rate=3e-3, trajectory_every_steps=100, show_progress=False)
+  script = tmp_path / 'train.py'  # the same model, in a script without a __main__ guard
+  script.write_text(SCRIPT.format(workdir=workdir))
+  with open(os.path.join(workdir, 'config.json')) as f:
+    saved = json.load(f)
+  saved['teacher']['model']['module'] = f'{script}:Net'
+  with open(os.path.join(workdir, 'config.json'), 'w') as f:
+    json.dump(saved, f)
+  before = metrics_log.read(workdir)
+  with pytest.raises(pdistill.config.ConfigError,
+                     match=r'train.py calls pdistill.fit when imported.*__main__'):
+    pdistill.load_run(workdir)
+  assert metrics_log.read(workdir) == before

@@ -223,3 +223,24 @@ def test_a_full_disk_reported_by_tensorstore_is_found():
   assert found.errno == errno.ENOSPC and found.strerror == os.strerror(errno.ENOSPC)
   assert found.filename.startswith('/w/trajectory/1500.orbax-checkpoint-tmp/')
   assert storage_error(ValueError("[os_error_code='2'] missing")) is None
+
+
+SIGTERM_BETWEEN_RUNS = '''
+import os, signal, sys
+from pdistill import pipeline
+def train_run(config, workdir):  # SIGTERM as the pipeline starts its next sub-run
+  os.kill(os.getpid(), signal.SIGTERM)
+  raise AssertionError('SIGTERM was not acted on')
+pipeline.train_run = train_run
+from pdistill import main
+sys.argv = ['pdistill.main', '--config={config}:pipeline,smoke', '--workdir={workdir}']
+main.run()
+'''
+
+
+def test_sigterm_between_a_pipelines_runs_exits_143_with_a_line(tmp_path):
+  script = SIGTERM_BETWEEN_RUNS.format(config=CONFIG, workdir=tmp_path / 'p')
+  done = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True)
+  assert done.returncode == 143, done.stderr
+  assert done.stderr.strip().splitlines()[-1].startswith('SIGTERM: stopped outside')
+  assert 'Traceback' not in done.stderr

@@ -102,3 +102,24 @@ def test_first_reach_table_per_seed_median_and_teacher(tmp_path):
   # A seed that never reaches it sorts last, so ce's median is its slower learner.
   assert table[2] == '| ce | 200 | — | 100 | 200 | 300 |'
   assert table[3] == '| progressive | 0 | 100 | 200 | 100 | 300 |'
+
+
+def test_a_run_without_metrics_is_left_out_of_the_comparison(tmp_path, caplog):
+  runs = {'ce': [fake_run(tmp_path / 'a', [0.5, 0.9]), str(tmp_path / 'lost')],
+          'one_shot': [str(tmp_path / 'lost2')]}
+  os.makedirs(tmp_path / 'lost')
+  out = plot.plot_comparison(runs, str(tmp_path / 'fig.png'), teacher_workdir=runs['ce'][0])
+  assert os.path.exists(out)
+  table = plot.accuracy_table(runs, [100])
+  assert '| ce | 1 | 0.900 ± 0.000 |' in table and 'one_shot' not in table
+  assert f'{tmp_path / "lost"} has no eval_accuracy records' in caplog.text
+
+
+def test_a_diverged_seed_is_marked_not_averaged(tmp_path):
+  healthy = fake_run(tmp_path / 'a', [0.5, 0.9, 1.0])
+  log = MetricsLog(str(tmp_path / 'b'), resume_step=0)
+  for step, (acc, loss) in enumerate([(0.5, 0.7), (0.6, 0.5), (0.486, float('nan'))]):
+    log.write(step * 100, {'eval_accuracy': acc, 'eval_loss': loss})
+  log.close()
+  table = plot.accuracy_table({'ce': [healthy, str(tmp_path / 'b')]}, [100, 200])
+  assert '| ce | 2 | 0.750 ± 0.150 | 1.000 ± 0.000 (1 diverged) |' in table

@@ -1,5 +1,7 @@
 """Locating a teacher's phase transition and the automatic progressive schedule."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -25,7 +27,7 @@ def test_falling_metric_and_flat_curve():
   steps = np.arange(10)
   loss = np.where(steps < 5, 1.0, 0.1)
   assert phase_transition.find(steps, loss, rising=False, smooth=1).proposed == [5]
-  with pytest.raises(ValueError, match='does not improve'):
+  with pytest.raises(phase_transition.NoTransition, match='stays within its noise'):
     phase_transition.find(steps, np.ones(10))
 
 
@@ -58,4 +60,71 @@ def test_auto_schedule_needs_one_length_per_point():
   c.student.teacher_workdir = '/t'
   c.student.schedule.update(kind='auto', auto_points=2, steps_per_checkpoint=(250,))
   with pytest.raises(ConfigError, match='config.student.schedule.steps_per_checkpoint: auto needs'):
+    validate(c)
+
+
+def test_noise_is_no_transition():
+  # A teacher at chance: eval accuracy on 512 examples wanders within binomial noise.
+  rng = np.random.default_rng(0)
+  steps = np.arange(0, 3001, 100)
+  acc = rng.binomial(512, 0.5, len(steps)) / 512
+  with pytest.raises(phase_transition.NoTransition, match='did not learn') as e:
+    phase_transition.find(steps, acc, eval_size=512)
+  assert not e.value.learned
+  # The same curve with a real rise in it is found.
+  acc[16:] = 0.999
+  assert phase_transition.find(steps, acc, eval_size=512).proposed == [1600]
+
+
+def test_a_teacher_that_learned_before_its_second_point():
+  steps = np.arange(0, 1001, 100)
+  acc = np.r_[0.5, np.full(10, 1.0)]
+  with pytest.raises(phase_transition.NoTransition, match='learned before') as e:
+    phase_transition.find(steps, acc, eval_size=512)
+  assert e.value.learned
+
+
+def test_a_diverged_curve_is_named():
+  with pytest.raises(phase_transition.NoTransition, match='not finite at step 200'):
+    phase_transition.find([0, 100, 200, 300], [0.5, 0.6, np.nan, 0.5])
+
+
+@pytest.fixture(scope='module')
+def stuck_teacher(tmp_path_factory):
+  """A teacher whose learning rate is too small to leave chance."""
+  workdir = str(tmp_path_factory.mktemp('stuck'))
+  c = tiny('teacher')
+  c.teacher.optim.learning_rate = 1e-9
+  c.teacher.num_steps = 1_000
+  train_and_evaluate(c, workdir)
+  return workdir
+
+
+def test_auto_schedule_refuses_a_teacher_that_did_not_learn(stuck_teacher, tmp_path, capsys):
+  c = tiny('progressive')
+  c.student.teacher_workdir = stuck_teacher
+  c.student.schedule.update(kind='auto', steps_per_checkpoint=(250,))
+  with pytest.raises(ConfigError, match='student.schedule.kind: auto: .*did not learn'):
+    train_and_evaluate(c, str(tmp_path / 'student'))
+  assert phase_transition.main([stuck_teacher]) == 2
+  assert 'did not learn' in capsys.readouterr().err
+
+
+def test_a_pipeline_stops_after_a_teacher_that_did_not_learn(stuck_teacher, tmp_path):
+  c = tiny('pipeline')
+  c.student.teacher_workdir = stuck_teacher
+  c.pipeline_methods = ('ce',)
+  c.student.num_steps = 250
+  with pytest.raises(ConfigError, match='pipeline_distil_unlearned_teacher: .*did not learn'):
+    train_and_evaluate(c, str(tmp_path / 'refused'))
+  assert not os.path.exists(tmp_path / 'refused' / 'ce')
+  c.pipeline_distil_unlearned_teacher = True  # asked for
+  assert sorted(train_and_evaluate(c, str(tmp_path / 'asked'))) == ['ce/seed_0']
+
+
+def test_auto_schedule_lengths_must_leave_steps_for_the_final_teacher():
+  c = tiny('progressive')
+  c.student.teacher_workdir = '/t'
+  c.student.schedule.update(kind='auto', steps_per_checkpoint=(30_000,))
+  with pytest.raises(ConfigError, match='sums to 30000 >= student.num_steps=1000'):
     validate(c)

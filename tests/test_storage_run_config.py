@@ -87,3 +87,11 @@ def test_recorded_diffs_honour_added_fields_only_at_their_defaults():
   new['data']['unheard_of'] = 1  # a field no version recorded without: a difference
   assert [d[0] for d in config_lib.recorded_diffs(saved, new)] == ['data.unheard_of',
                                                                    'student.loss_kw']
+
+
+def test_a_damaged_config_json_is_named_in_one_line(tmp_path):
+  from pdistill.storage.run_lock import WorkdirError
+  os.makedirs(tmp_path / 'run')
+  (tmp_path / 'run' / 'config.json').write_text('{"method": "teacher", "se')
+  with pytest.raises(WorkdirError, match=r'run/config.json is damaged \(Unterminated string'):
+    train_and_evaluate(tiny('teacher'), str(tmp_path / 'run'))

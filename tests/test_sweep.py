@@ -15,7 +15,7 @@ from pdistill.metrics import log as metrics_log
 from pdistill.parallel import multihost
 from pdistill.storage import checkpoints
 from pdistill.train import train_and_evaluate
-from crash_resume import crash_then_resume
+from crash_resume import crash_at, crash_then_resume
 from tiny_configs import REPO, load_config_module, tiny
 
 RATES, SEEDS = (2e-2, 5e-3), (0, 1)
@@ -197,8 +197,21 @@ def test_a_diverged_member_is_reported_and_the_others_go_on(tmp_path, caplog):
   assert [r['step'] for r in healthy] == [0, 250, 500]
   assert all(np.isfinite(list(r.values())).all() for r in healthy)
   assert final['lr_0.02/seed_0']['step'] == 500
+  with open(tmp_path / 'one' / 'sweep.md') as f:
+    table = f.read()
+  # From step 250 on: not its NaN logits' accuracy.
+  assert '| diverged | diverged |\n| lr=0.02 |' in table
   # Every member diverged: the sweep stops, as a plain run does.
   c.sweep.learning_rates = (1e30, 1e29)
   with pytest.raises(Diverged, match='diverged at step 250'):
     train_and_evaluate(c, str(tmp_path / 'all'))
 
+
+
+def test_a_resumed_sweep_names_the_step_its_member_diverged_at(tmp_path, monkeypatch, caplog):
+  c = tiny('ce')
+  c.sweep.update(learning_rates=(1e30, 2e-2), seeds=(0,))
+  crash_at(c, str(tmp_path), monkeypatch)  # stopped after its checkpoint 500
+  caplog.clear()
+  train_and_evaluate(c, str(tmp_path))
+  assert 'diverged' not in caplog.text  # said at step 250, before the resume

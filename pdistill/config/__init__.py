@@ -39,6 +39,7 @@ ADDED_FIELDS = {
     'student.loss': LOSS_DEFAULTS['loss'],
     'student.loss_kw': LOSS_DEFAULTS['loss_kw'],
     'student.teacher_final_step': -1,
+    'student.schedule.sparse_trajectory': False,
     '*.model.attention': 'flax',
     '*.model.dtype': 'float32',
     'data.as_tokens': False,

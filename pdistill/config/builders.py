@@ -73,6 +73,9 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
   c.sweep.learning_rates = tuple(float(x) for x in c.sweep.learning_rates)
   c.pipeline_methods = ('ce', 'one_shot', 'progressive')
   c.pipeline_student_seeds = (0,)  # the pipeline trains every student method once per seed
+  # A teacher whose eval curve never rises beyond its noise teaches nothing to compare: the
+  # pipeline stops after it, unless this is set.
+  c.pipeline_distil_unlearned_teacher = False
   c.data = ml_collections.ConfigDict({'eval_seed': 12345, **data})
   c.teacher = ml_collections.ConfigDict(teacher)  # needs trajectory_every_steps
   c.student = ml_collections.ConfigDict(dict(dict(
@@ -92,7 +95,10 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
           steps_per_checkpoint=(),  # ... each used this many student steps; the last till end
           multiplier=1.0,  # multiplier: first checkpoint at or after student_step * this
           auto_points=1,  # auto: intermediate checkpoints proposed from the teacher's curve
-          auto_metric='eval_accuracy')),  # auto: the curve whose transition is located
+          auto_metric='eval_accuracy',  # auto: the curve whose transition is located
+          # multiplier and auto read the teacher's whole trajectory: one with missing points
+          # (removed, or saved by a resumed run that lost them) is refused unless this is set
+          sparse_trajectory=False)),
       curriculum=ml_collections.ConfigDict(dict(  # method curriculum (Gupta & Karmalkar)
           teacher_layers=(0,),  # teacher hidden layers matched, one stage each, in order
           stage_steps=(1_000,),  # student steps of each of those stages; then output KD

@@ -31,6 +31,20 @@ def reference(obj) -> str:
   return f'{module}:{name}'
 
 
+_loading: list[str] = []  # scripts being imported by ``resolve``, innermost last
+
+
+class RunsAtImport(RuntimeError):
+  """A script that trains when imported (``pdistill.fit`` outside a ``__main__`` guard)."""
+
+
+def check_not_loading(what: str) -> None:
+  """Raises RunsAtImport if a script is being imported by ``resolve``: ``what`` (training)
+  must not happen as a side effect of loading a run's model or data."""
+  if _loading:
+    raise RunsAtImport(f'{_loading[-1]} calls {what} when imported')
+
+
 def resolve(ref: str, field: str):
   """The object ``ref`` names; a ConfigError naming ``field`` if it cannot be found."""
   where, sep, name = str(ref).rpartition(':')
@@ -44,6 +58,10 @@ def resolve(ref: str, field: str):
       module = importlib.import_module(where)
   except (ImportError, OSError) as e:
     raise ConfigError(field, f'cannot import {where!r} ({e})') from None
+  except RunsAtImport as e:
+    raise ConfigError(field, f'{e}, so naming it would train again: put its training under '
+                      "if __name__ == '__main__': (or move the model and data to a module of "
+                      'their own)') from None
   if not hasattr(module, name):
     raise ConfigError(field, f'{where!r} has no {name!r}')
   return getattr(module, name)
@@ -63,9 +81,12 @@ def _load_file(path: str):
       raise ImportError(f'{path} is not a Python file')
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
+    _loading.append(path)
     try:
       spec.loader.exec_module(module)
     except BaseException:
       del sys.modules[name]
       raise
+    finally:
+      _loading.pop()
   return sys.modules[name]

@@ -199,7 +199,16 @@ def _custom(data, batch_size: int) -> Task:
 
     inputs = dict(chunk_input_fn=_seeds_and_steps, batches=batches)
   else:
-    inputs = _host_batches(spec.batch)
+    first = spec.sample()
+
+    def batch(seed: int, step: int) -> dict:
+      made = spec.batch(seed, step)
+      problem = custom.shape_change_error(first, made, seed, step)
+      if problem:
+        raise ConfigError('data.factory', f'{data.factory}: {problem}')
+      return made
+
+    inputs = _host_batches(batch)
   eval_set = jax.tree.map(np.asarray, dict(spec.eval_set))
   return Task(name='custom', num_outputs=spec.num_outputs, vocab_size=spec.vocab_size,
               readout='all' if np.ndim(eval_set['labels']) > 1 else 'last', pad_id=None,
@@ -292,14 +301,22 @@ class TaskKind:
   build: Callable  # (data section, batch size) -> Task
   check: Callable  # (config) -> custom Data or None; ConfigError naming the field
   sequence_length: Callable  # (data section, custom Data or None) -> int or None
+  one_label_per_example: bool = False  # eval accuracy is over eval_size labels exactly
 
 
 TASKS = {
     'sparse_parity': TaskKind(_parity, _check_parity,
-                              lambda d, _: d.n if d.get('as_tokens', False) else None),
+                              lambda d, _: d.n if d.get('as_tokens', False) else None, True),
     'pcfg_mlm': TaskKind(_pcfg, _check_pcfg, _pcfg_length),
     'pcfg_next_token': TaskKind(_pcfg, _check_pcfg, _pcfg_length),
     'text_mlm': TaskKind(_text_mlm, _check_text, lambda d, _: d.seq_len),
     'custom': TaskKind(_custom, _check_custom,
                        lambda d, spec: None if spec.vocab_size is None else 0),
 }
+
+
+def eval_labels(data: dict) -> int | None:
+  """How many labels a recorded run's eval accuracy is measured on (the ``data`` section of
+  its config.json), where that is known exactly; None otherwise (sequences of any length)."""
+  kind = TASKS.get(data.get('task'))
+  return data.get('eval_size') if kind is not None and kind.one_label_per_example else None

@@ -10,6 +10,16 @@ rise between saved checkpoints. For ``points`` intermediate checkpoints the prop
 saved steps where the curve first reaches 1/(points+1), 2/(points+1), ... of the rise: one point
 = the middle. ``schedule.kind=auto`` builds a progressive schedule from that proposal.
 
+A rise counts only when it stands out of the curve's noise: the final point must beat the first
+by ``SIGNIFICANT`` noise levels, where the noise level is the larger of what the curve's own
+second differences show (robust to a trend and to one jump; read from 8 points or more) and, for
+an accuracy over one label
+per eval example, the binomial spread of an accuracy measured on that many labels.  The flat start is skipped only when
+the main rise is still ahead of it (a curve rising from its first point on is all transition).
+A curve flat within its noise (a teacher that did not learn), or one that rose within its first
+interval (a teacher that learned before its second saved point) has no transition to find:
+``NoTransition`` says which.
+
   python -m pdistill.distill.phase_transition runs/teacher [--points 1] [--metric eval_accuracy]
 """
 
@@ -21,10 +31,23 @@ import sys
 
 import numpy as np
 
-from pdistill.storage import trajectory
+from pdistill.data import tasks
+from pdistill.storage import run_config, trajectory
 
 RISING = {'eval_accuracy': True, 'eval_loss': False, 'train_accuracy': True,
           'train_loss': False}
+
+
+SIGNIFICANT = 6.0  # noise levels the final point must beat the first by
+JITTER_POINTS = 8  # saved points needed to read a curve's jitter from it
+
+
+class NoTransition(ValueError):
+  """The curve shows no transition to locate; ``learned`` tells whether it rose at all."""
+
+  def __init__(self, message: str, learned: bool):
+    super().__init__(message)
+    self.learned = learned
 
 
 @dataclasses.dataclass
@@ -44,20 +67,63 @@ def flat_start(values) -> int:
   return min(first, len(values) - 3)  # keep enough of the curve to smooth and locate
 
 
-def find(steps, values, points: int = 1, rising: bool = True, smooth: int = 3) -> Transition:
+def noise_level(values, eval_size: int | None = None, accuracy: bool = False) -> float:
+  """The spread of one point of an eval curve (see the module docstring)."""
+  values = np.asarray(values, np.float64)
+  # For independent noise of spread s, |second difference| has median 0.6745 * sqrt(6) s.
+  # Fewer points than JITTER_POINTS are mostly curvature, not jitter: their second differences
+  # say nothing about the noise.
+  level = (float(np.median(np.abs(np.diff(values, 2)))) / 1.652
+           if len(values) >= JITTER_POINTS else 0.0)
+  if accuracy and eval_size:
+    p = min(max(abs(values[0]), 1 / eval_size), 1 - 1 / eval_size)
+    level = max(level, float(np.sqrt(p * (1 - p) / eval_size)))
+  return level
+
+
+def _range_text(steps, values, sign: float) -> str:
+  shown = np.asarray(values) * sign
+  return (f'{shown.min():.4g}..{shown.max():.4g} over its {len(steps)} saved points '
+          f'(steps {int(steps[0])}..{int(steps[-1])})')
+
+
+def find(steps, values, points: int = 1, rising: bool = True, smooth: int = 3,
+         eval_size: int | None = None, metric: str = 'eval_accuracy') -> Transition:
+  """The transition of the curve ``values`` at ``steps``; NoTransition if it shows none."""
+  sign = 1.0 if rising else -1.0
   steps = np.asarray(steps)
-  values = np.asarray(values, np.float64) * (1 if rising else -1)
+  values = np.asarray(values, np.float64) * sign
   if len(steps) < 3:
-    raise ValueError(f'need at least 3 saved checkpoints to find a transition, got {len(steps)}')
+    raise NoTransition(f'need at least 3 saved points to find a transition, got '
+                       f'{len(steps)}; save them more often (teacher.trajectory_every_steps)',
+                       learned=True)
+  bad = np.flatnonzero(~np.isfinite(values))
+  if bad.size:
+    raise NoTransition(f'{metric} is not finite at step {int(steps[bad[0]])} (the teacher '
+                       'diverged); distil from a teacher whose curve is finite', learned=False)
+  noise = noise_level(values, eval_size, metric.endswith('accuracy'))
+  needed = max(SIGNIFICANT * noise, 0.01 * abs(values[0]), 1e-9)
+  if values[-1] - values[0] < needed:
+    raise NoTransition(f'{metric} stays within its noise: {_range_text(steps, values, sign)}; '
+                       f'the final point must beat the first by {needed:.3g} ({SIGNIFICANT:g} '
+                       f'noise levels of {noise:.2g}). The teacher did not learn: train one '
+                       'that does (another seed, more steps), or give a manual schedule',
+                       learned=False)
   start = flat_start(values)
+  if values[-1] - values[start] < needed and start >= 2:
+    start = 0  # a rise over several points from the start, with no plateau: all of it counts
+  if values[-1] - values[start] < needed:  # all of it within the first interval
+    raise NoTransition(f'{metric} went from {values[0] * sign:.4g} at step {int(steps[0])} to '
+                       f'{values[start] * sign:.4g} by step {int(steps[start])} and stays '
+                       'within its noise after that: the teacher learned before its saved '
+                       'points can show; save them more often (teacher.trajectory_every_steps)'
+                       ', or give a manual schedule', learned=True)
   steps, values = steps[start:], values[start:]
   if smooth > 1:  # moving average; edges use the available neighbours
     kernel = np.ones(smooth)
     values = (np.convolve(values, kernel, 'same') /
               np.convolve(np.ones_like(values), kernel, 'same'))
   low, high = values[0], values[-1]
-  if high - low <= 1e-9:
-    raise ValueError('the metric does not improve over the trajectory: no transition to find')
   progress = (values - low) / (high - low)
 
   def first_at(fraction):
@@ -74,9 +140,23 @@ def find_in_trajectory(workdir: str, points: int = 1, metric: str = 'eval_accura
   rows = [r for r in trajectory.read_metrics(workdir)
           if metric in r and (last_step is None or r['step'] <= last_step)]
   if not rows:
-    raise ValueError(f'the trajectory in {workdir} has no {metric!r} metrics')
-  return find([r['step'] for r in rows], [r[metric] for r in rows], points,
-              RISING.get(metric, True))
+    raise NoTransition(f'the trajectory in {workdir} has no {metric!r} metrics', learned=False)
+  saved = run_config.read(workdir) or {}
+  try:
+    return find([r['step'] for r in rows], [r[metric] for r in rows], points,
+                RISING.get(metric, True), eval_size=tasks.eval_labels(saved.get('data', {})),
+                metric=metric)
+  except NoTransition as e:
+    raise NoTransition(f'the teacher in {workdir}: {e}', e.learned) from None
+
+
+def did_not_learn(workdir: str, metric: str = 'eval_accuracy') -> str | None:
+  """Why the teacher in ``workdir`` taught nothing (its curve flat within its noise), or None."""
+  try:
+    find_in_trajectory(workdir, 1, metric)
+  except NoTransition as e:
+    return None if e.learned else str(e)
+  return None
 
 
 def main(argv=None) -> int:
@@ -85,7 +165,14 @@ def main(argv=None) -> int:
   parser.add_argument('--points', type=int, default=1)
   parser.add_argument('--metric', default='eval_accuracy', choices=sorted(RISING))
   args = parser.parse_args(argv)
-  t = find_in_trajectory(args.workdir, args.points, args.metric)
+  if not trajectory.exists(args.workdir):
+    print(f'error: no trajectory in {args.workdir}', file=sys.stderr)
+    return 2
+  try:
+    t = find_in_trajectory(args.workdir, args.points, args.metric)
+  except NoTransition as e:
+    print(f'error: {e}', file=sys.stderr)
+    return 2
   print(f'transition: steps {t.start}..{t.end} (steepest rise ending at {t.steepest})')
   print(f'proposed intermediate checkpoints: {t.proposed}')
   return 0

@@ -14,6 +14,7 @@ import os
 from typing import Any, Callable
 
 import jax
+import ml_collections
 import numpy as np
 
 from pdistill import config as config_lib
@@ -25,7 +26,8 @@ from pdistill.data import tasks
 from pdistill.models import calls
 from pdistill.parallel import mesh
 from pdistill.steps import all_finite
-from pdistill.storage import digest, run_config, trajectory
+from pdistill.metrics import log as metrics_log
+from pdistill.storage import checkpoints, digest, run_config, run_lock, trajectory
 
 FIELD = 'student.teacher_workdir'
 PROVENANCE = 'teacher.json'  # in a student's workdir: which teacher it distils from
@@ -55,16 +57,42 @@ def check_workdir(config) -> None:
                       '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
 
 
-def find_teacher(config) -> tuple[dict, list[int]]:
-  """The teacher's run config and saved trajectory steps, or a ConfigError saying what is wrong."""
+@dataclasses.dataclass
+class Found:
+  """A finished teacher run as a student finds it."""
+  config: dict  # its config.json
+  steps: list[int]  # its saved trajectory steps up to the final teacher
+  final: int  # the step that serves as the final teacher
+  missing: list[int]  # points its trajectory should hold up to there but lacks
+
+
+def _finished(workdir: str, saved_config: dict) -> bool:
+  """Whether the run reached its last step (its checkpoint, or its metrics, say so)."""
+  num_steps = saved_config['teacher']['num_steps']
+  if checkpoints.latest_step(workdir) == num_steps:
+    return True
+  return any(r.get('step') == num_steps for r in metrics_log.read(workdir))
+
+
+def find_teacher(config) -> Found:
+  """The teacher run ``student.teacher_workdir`` names, or a ConfigError saying what is wrong."""
   check_workdir(config)
   workdir = config.student.teacher_workdir
   if not os.path.isdir(workdir):
     raise ConfigError(FIELD, f'{workdir!r} does not exist: train the teacher first '
                       '(python -m pdistill.main --config=...:teacher --workdir=DIR)')
-  saved_config = run_config.read(workdir)
+  try:
+    saved_config = run_config.read(workdir)
+  except run_lock.WorkdirError as e:
+    raise ConfigError(FIELD, str(e)) from None
   if saved_config is None:
     raise ConfigError(FIELD, f'{workdir!r} has no {run_config.FILENAME}: not a pdistill run')
+  if 'sweep' in saved_config:
+    rates, seeds = config_lib.sweep_grid(ml_collections.ConfigDict(saved_config))
+    members = [config_lib.sweep_member_dir(workdir, lr, s) for lr in rates for s in seeds]
+    raise ConfigError(FIELD, f'{workdir!r} is a sweep of {len(members)} '
+                      f'{saved_config["method"]} runs, not one run; name one of its members, '
+                      f'e.g. {members[0]!r}')
   if saved_config['method'] != 'teacher':
     raise ConfigError(FIELD, f'{workdir!r} holds a {saved_config["method"]!r} run, not a '
                       'teacher run')
@@ -77,15 +105,24 @@ def find_teacher(config) -> tuple[dict, list[int]]:
   steps = trajectory.saved_steps(workdir)
   final = final_step(config, saved_config)
   if final not in steps:
-    latest = max(steps) if steps else None
     if config.student.get('teacher_final_step', -1) != -1:
       raise ConfigError('student.teacher_final_step',
-                        f'teacher checkpoint {final} does not exist in {workdir!r}; saved steps '
-                        f'are {_steps_text(steps)}')
+                        f'the teacher in {workdir!r} saved no trajectory point at step {final};'
+                        f' saved steps are {_steps_text(steps)}')
+    if _finished(workdir, saved_config):
+      raise ConfigError(FIELD, f'the teacher in {workdir!r} finished, but its trajectory lacks '
+                        f'its last step {final} (its points were removed: only retraining '
+                        'makes them again); retrain it in a new workdir, or set '
+                        'student.teacher_final_step to a saved step '
+                        f'({_steps_text(steps) if steps else "none is saved"})')
+    latest = max(steps) if steps else None
     raise ConfigError(FIELD, f'the teacher run in {workdir!r} is not finished (latest '
                       f'trajectory step {latest} of {final}); rerun its command to finish it, '
                       'or set student.teacher_final_step to a saved step')
-  return saved_config, [s for s in steps if s <= final]
+  every = saved_config['teacher']['trajectory_every_steps']
+  expected = trajectory.expected_steps(every, saved_config['teacher']['num_steps'], final)
+  kept = [s for s in steps if s <= final]
+  return Found(saved_config, kept, final, sorted(set(expected) - set(kept)))
 
 
 def final_step(config, saved_config: dict) -> int:
@@ -94,19 +131,39 @@ def final_step(config, saved_config: dict) -> int:
   return saved_config['teacher']['num_steps'] if chosen == -1 else chosen
 
 
-def build_schedule(config, saved_steps: list[int], final_step: int):
+def build_schedule(config, found: Found):
   """The student's teacher schedule: the final teacher alone (one_shot, curriculum), or the
   ``student.schedule.kind`` of a progressive student."""
   if config.method in ('one_shot', 'curriculum'):  # the final teacher only
-    return schedules.one_shot(final_step)
-  return SCHEDULE_KINDS[config.student.schedule.kind].build(config, saved_steps, final_step)
+    return schedules.one_shot(found.final)
+  schedule = config.student.schedule
+  kind = SCHEDULE_KINDS[schedule.kind]
+  if kind.reads_trajectory and found.missing and not schedule.get('sparse_trajectory', False):
+    raise ConfigError(FIELD, f'the trajectory of the teacher in '
+                      f'{config.student.teacher_workdir!r} lacks the points of steps '
+                      f'{_steps_text(found.missing)} (removed, or lost before a resume); a '
+                      f'{schedule.kind} schedule reads the whole trajectory, so later points '
+                      'would silently stand in for them. Retrain the teacher, use a manual '
+                      'schedule of saved steps, or set student.schedule.sparse_trajectory=True '
+                      'to use the saved points as they are')
+  return kind.build(config, found.steps, found.final)
+
+
+def _lengths_fit(config, per) -> None:
+  """A progressive schedule's lengths leave the student steps for its last teacher."""
+  require(sum(per) < config.student.num_steps, 'student.schedule.steps_per_checkpoint',
+          f'sums to {sum(per)} >= student.num_steps={config.student.num_steps}, so the last '
+          'teacher (the final one) would never be used')
 
 
 def _build_auto(config, saved_steps, final_step):
   schedule = config.student.schedule
-  found = phase_transition.find_in_trajectory(config.student.teacher_workdir,
-                                              schedule.auto_points, schedule.auto_metric,
-                                              last_step=final_step)
+  try:
+    found = phase_transition.find_in_trajectory(config.student.teacher_workdir,
+                                                schedule.auto_points, schedule.auto_metric,
+                                                last_step=final_step)
+  except phase_transition.NoTransition as e:
+    raise ConfigError('student.schedule.kind', f'auto: {e}') from None
   log.info('auto schedule: teacher transition at steps %d..%d; using checkpoints %s then '
            'the final one', found.start, found.end, found.proposed)
   per = tuple(schedule.steps_per_checkpoint)
@@ -118,6 +175,12 @@ def _build_auto(config, saved_steps, final_step):
 def _build_manual(config, saved_steps, final_step):
   schedule = config.student.schedule
   for c in schedule.checkpoints:
+    if c != -1 and c > final_step:
+      raise ConfigError('student.schedule.checkpoints',
+                        f'teacher checkpoint {c} comes after the final teacher (step '
+                        f'{final_step}, student.teacher_final_step): a schedule uses '
+                        'checkpoints up to the final one; lower it, or raise '
+                        'student.teacher_final_step')
     if c != -1 and c not in saved_steps:
       raise ConfigError('student.schedule.checkpoints',
                         f'teacher checkpoint {c} does not exist in '
@@ -140,9 +203,7 @@ def _check_manual(config) -> None:
   require(problem is None, 'student.schedule.steps_per_checkpoint', str(problem))
   require(all(p > 0 for p in per), 'student.schedule.steps_per_checkpoint',
           f'entries must be positive, got {per!r}')
-  require(sum(per) < config.student.num_steps, 'student.schedule.steps_per_checkpoint',
-          f'sums to {sum(per)} >= student.num_steps={config.student.num_steps}, so the last '
-          'checkpoint would never be used')
+  _lengths_fit(config, per)
 
 
 def _check_auto(config) -> None:
@@ -154,6 +215,7 @@ def _check_auto(config) -> None:
           'student.schedule.steps_per_checkpoint',
           f'auto needs one positive entry per proposed checkpoint (auto_points='
           f'{schedule.auto_points}), got {per!r}')
+  _lengths_fit(config, per)
 
 
 def _check_multiplier(config) -> None:
@@ -164,13 +226,14 @@ def _check_multiplier(config) -> None:
 class ScheduleKind:
   build: Callable  # (config, saved teacher steps, final step) -> schedules.TeacherSchedule
   check: Callable  # (config) -> None, or ConfigError naming the field
+  reads_trajectory: bool  # reads every saved point (a gap would change what it does)
 
 
 # The vocabulary of ``student.schedule.kind`` (progressive students).
 SCHEDULE_KINDS = {
-    'manual': ScheduleKind(_build_manual, _check_manual),  # the paper's (N, T) schedules
-    'multiplier': ScheduleKind(_build_multiplier, _check_multiplier),  # the reference's rule
-    'auto': ScheduleKind(_build_auto, _check_auto),  # checkpoints in the teacher's transition
+    'manual': ScheduleKind(_build_manual, _check_manual, False),  # the paper's (N, T)
+    'multiplier': ScheduleKind(_build_multiplier, _check_multiplier, True),  # the reference's
+    'auto': ScheduleKind(_build_auto, _check_auto, True),  # in the teacher's transition
 }
 
 
@@ -178,10 +241,6 @@ def check_schedule(config) -> None:
   """Checks a progressive student's ``student.schedule`` (ConfigError naming the field)."""
   choice(config, 'student.schedule.kind', SCHEDULE_KINDS)
   SCHEDULE_KINDS[config.student.schedule.kind].check(config)
-
-
-# Room left for the student, its optimizer and activations beside the stacked teacher.
-MEMORY_MARGIN = 0.8
 
 
 def _check_memory(points: int, abstract_variables, workdir: str) -> None:
@@ -193,20 +252,23 @@ def _check_memory(points: int, abstract_variables, workdir: str) -> None:
   free, where = mesh.free_bytes()
   log.info('teacher: %d checkpoint(s) of %s stacked: %.1f MiB (%s MiB free in %s)', points,
            workdir, need / 2**20, 'unknown' if free is None else f'{free / 2**20:,.0f}', where)
-  if free is not None and need > MEMORY_MARGIN * free:
-    raise ConfigError('student.schedule',
-                      f'the {points} teacher checkpoints it selects from {workdir} take '
-                      f'{need / 2**30:.2f} GiB stacked, more than {MEMORY_MARGIN:.0%} of the '
-                      f'{free / 2**30:.2f} GiB free in {where}; use fewer checkpoints (a manual '
-                      'or auto schedule, or a larger schedule.multiplier)')
+  problem = mesh.room_error(need, f'the {points} teacher checkpoints it selects from {workdir}')
+  if problem:
+    raise ConfigError('student.schedule', f'{problem}; use fewer checkpoints (a manual or auto '
+                      'schedule, or a larger schedule.multiplier)')
 
 
 def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
-  saved_config, steps = find_teacher(config)
+  found = find_teacher(config)
   workdir = config.student.teacher_workdir
-  schedule = build_schedule(config, steps, final_step(config, saved_config))
-  model = saved_run.build_model(saved_config, task)
+  schedule = build_schedule(config, found)
+  model = saved_run.build_model(found.config, task)
   abstract = saved_run.abstract_variables(model, task)
+  problem = trajectory.shape_error(workdir, schedule.teacher_steps[0], abstract['params'])
+  if problem:
+    raise ConfigError(FIELD, f'the teacher in {workdir}: {problem}: its checkpoints do not fit '
+                      'its config.json (edited, or copied from another run); distil from a '
+                      'teacher whose config.json is the one it was trained with')
   _check_memory(len(schedule.teacher_steps), abstract, workdir)
   try:
     stack = trajectory.load_stacked(workdir, schedule.teacher_steps, abstract, sharding)
@@ -220,7 +282,7 @@ def load_teacher(config, task: tasks.Task, sharding) -> Teacher:
                       'non-finite params (a diverged or corrupted teacher); distil from a '
                       'teacher whose trajectory is finite')
   return Teacher(apply=calls.eval_apply(model), stack=stack, schedule=schedule, workdir=workdir,
-                 model_config=saved_run.model_config(saved_config))
+                 model_config=saved_run.model_config(found.config))
 
 
 def identity(teacher: Teacher) -> dict:
@@ -233,6 +295,13 @@ def identity(teacher: Teacher) -> dict:
   stack = '/'.join(saved) if all(saved) else digest.of(teacher.stack)  # older: hash the stack
   return {'workdir': os.path.abspath(teacher.workdir), 'config_sha256': config_digest,
           'steps': steps, 'stack_sha256': hashlib.sha256(stack.encode()).hexdigest()}
+
+
+def located(workdir: str) -> tuple[str, ...]:
+  """The config fields that only locate this student's teacher: its path, once the teacher's
+  identity is recorded in ``workdir`` (``pin``), so that a moved teacher (a moved pipeline)
+  is found again while a different one is still refused."""
+  return (FIELD,) if os.path.exists(os.path.join(workdir, PROVENANCE)) else ()
 
 
 def pin(workdir: str, teacher: Teacher, write: bool = True) -> None:

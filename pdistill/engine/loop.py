@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import signal
 import threading
 
@@ -19,7 +20,7 @@ from pdistill.engine.state import initial_state
 from pdistill.metrics import log as metrics_log
 from pdistill.parallel import mesh as mesh_lib
 from pdistill.storage import checkpoints as checkpoints_lib
-from pdistill.storage import run_config, run_lock
+from pdistill.storage import run_config, run_lock, trajectory
 from pdistill.storage.checkpoints import RunCheckpoints
 
 log = logging.getLogger('pdistill')
@@ -89,18 +90,67 @@ def finished_records(config, members: list[Member], state_dir: str) -> list[dict
           for m in members]
 
 
+def _left_without_checkpoints(config, members: list[Member], state_dir: str):
+  """Each member's final record when the run finished but its checkpoints were removed (to
+  save disk: students need only a teacher's trajectory); None for a run to start or resume.
+
+  A run that left metrics or trajectory points past step 0 but has no ``checkpoints/`` cannot
+  resume (a trajectory point holds the params, not the optimizer state), and starting over
+  would replace that history: WorkdirError, saying how to start over on purpose.
+  """
+  if os.path.isdir(os.path.join(state_dir, checkpoints_lib.SUBDIR)):
+    return None
+  run = config_lib.run_section(config)
+  records = [metrics_log.read(m.workdir) for m in members]
+  points = [trajectory.saved_steps(m.workdir) for m in members]
+  logged = max((r['step'] for rs in records for r in rs), default=0)
+  saved = max((s for ps in points for s in ps), default=0)
+  if not logged and not saved:
+    return None
+  finals = [next((r for r in rs if r['step'] == run.num_steps), None) for rs in records]
+  complete = all(run.num_steps in ps for ps in points) or not run.trajectory_every_steps
+  if all(finals) and complete:
+    log.info('%s %s: finished already (its checkpoints were removed; its metrics%s are '
+             'complete)', config.method, state_dir,
+             ' and trajectory' if run.trajectory_every_steps else '')
+    return [{'step': run.num_steps, **{k: v for k, v in f.items() if k != 'step'}}
+            for f in finals]
+  raise run_lock.WorkdirError(
+      f'{state_dir} has no {checkpoints_lib.SUBDIR}/ but its run got to step '
+      f'{max(logged, saved)} ({metrics_log.FILENAME} to step {logged}, trajectory to step '
+      f'{saved}): its checkpoints were removed, and a trajectory point holds the params but '
+      'not the optimizer state, so it cannot resume; starting over would replace its history. '
+      f'To start over on purpose, remove {metrics_log.FILENAME}, tensorboard/ and trajectory/ '
+      'there (or use a new --workdir)')
+
+
 def train_run(config, workdir: str) -> dict:
   """One teacher or student run of a validated config in ``workdir``; its last record."""
   if run_lock.read_only(workdir):
-    run_config.claim(workdir, config, write=False)  # refuses a different run, as ever
+    # refuses a different run, as ever
+    run_config.claim(workdir, config, write=False, located=teacher_lib.located(workdir))
     return finished_records(config, [Member(config.seed, None, workdir)], workdir)[0]
   setup = Setup.create(config, members=1)
   # Already held for a run started by train_and_evaluate; a pipeline's sub-runs take their own.
   with run_lock.hold(workdir, enabled=mesh_lib.is_writer()):
-    run_config.claim(workdir, config, write=mesh_lib.is_writer())
+    run_config.claim(workdir, config, write=mesh_lib.is_writer(),
+                     located=teacher_lib.located(workdir))
     if setup.teacher is not None:
       teacher_lib.pin(workdir, setup.teacher, write=mesh_lib.is_writer())
     return run_members(config, setup, [Member(config.seed, None, workdir)], workdir)[0]
+
+
+def _say_missing_points(members: list[Member], run, start: int) -> None:
+  """A resumed run whose trajectory lost points says so at once: it saves only later ones."""
+  for m in members:
+    expected = trajectory.expected_steps(run.trajectory_every_steps, run.num_steps, start)
+    missing = sorted(set(expected) - set(trajectory.saved_steps(m.workdir)))
+    if missing:
+      log.warning('%s: its trajectory lacks the points of steps %s (removed?); this run saves '
+                  'only later ones, and students whose schedule reads the whole trajectory '
+                  '(multiplier, auto) will refuse it. Retrain in a new --workdir to have them '
+                  'all', m.workdir, missing if len(missing) <= 8 else
+                  f'{missing[:4]} ... {missing[-2:]} ({len(missing)} in all)')
 
 
 def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> list[dict]:
@@ -110,6 +160,9 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
   """
   run = config_lib.run_section(config)
   num_steps = run.num_steps
+  finished = _left_without_checkpoints(config, members, state_dir)
+  if finished is not None:
+    return finished
   # Workers (if any) start on the first chunk's data; nothing to undo if what follows fails.
   make_input, close_input = host_pool.make_chunk_input(
       setup.task, config.data, run.batch_size, config.loop.get('host_data_processes', 0))
@@ -117,8 +170,12 @@ def run_members(config, setup: Setup, members: list[Member], state_dir: str) -> 
   recorder = None
   try:
     state, step_keys, start = initial_state(setup, members, checkpoints)
-    if start:
+    if start == num_steps:
+      log.info('%s %s: finished already', config.method, state_dir)
+    elif start:
       log.info('resuming %s from step %d in %s', config.method, start, state_dir)
+    if start and run.trajectory_every_steps:
+      _say_missing_points(members, run, start)
     name = f'{config.method} {state_dir}' + (f' ({len(members)} members)' if setup.stacked
                                               else '')
     recorder = Recorder(config, setup, members, checkpoints, start, name)

@@ -22,6 +22,7 @@ from pdistill.metrics import progress
 from pdistill.models import calls
 from pdistill.parallel import mesh as mesh_lib
 from pdistill.storage.checkpoints import RunCheckpoints
+from pdistill.storage import trajectory
 from pdistill.storage.trajectory import TrajectoryWriter
 
 log = logging.getLogger('pdistill')
@@ -66,8 +67,17 @@ class Recorder:
     self.last = [{} for _ in members]  # each member's latest record
     if start:
       for i, m in enumerate(members):
-        self.last[i] = next(
-            (r for r in reversed(metrics_log.read(m.workdir)) if r['step'] <= start), {})
+        records = [r for r in metrics_log.read(m.workdir) if r['step'] <= start]
+        self.last[i] = records[-1] if records else {}
+        logged = {r['step'] for r in records}
+        if 0 not in logged or start not in logged:
+          log.warning('%s: its %s lacks the records before step %d (%s); the run resumes and '
+                      'its history starts where it resumes', m.workdir, metrics_log.FILENAME,
+                      start, 'the file is missing' if not records else
+                      f'it holds {len(records)} of them, from step {min(logged)}')
+        diverged = metrics_log.diverged_at(records)
+        if diverged is not None and setup.stacked:  # said when it happened: the others go on
+          self._diverged.add(i)
 
   def add_chunk(self, chunk_metrics, num_steps: int) -> None:
     """Adds a chunk's mean train metrics (over ``num_steps`` steps) to the running averages."""
@@ -97,8 +107,8 @@ class Recorder:
                                                   position)).items()})
     self._check_finite(step, state, results)
     extra = self._schedule_position(max(step - 1, 0))
-    trajectory_point = self._trajectories and (step % self._trajectory_every == 0 or
-                                               step == self._num_steps)
+    trajectory_point = self._trajectories and trajectory.is_point(step, self._trajectory_every,
+                                                                  self._num_steps)
     for i in range(len(self._members)):
       record = {**{k: float(v[i]) for k, v in results.items()}, **extra}
       if self._writer:
@@ -129,6 +139,12 @@ class Recorder:
       self._diverged.update(bad)
       return
     names = sorted(k for k, v in results.items() if not np.isfinite(v[bad[0]]))
+    if step == 0:  # nothing has been learned yet: the data, not the optimizer, is at fault
+      raise Diverged(
+          f'{self._name}: the eval at step 0, before any training, is not finite '
+          f'({", ".join(names) or "the initial params"}): the eval set (its inputs, labels or '
+          'weights) or the model\'s initialisation is bad, not the learning rate; check the '
+          'data (data.factory for a custom task) and the model config')
     last = self.last[bad[0]]
     kept = self._checkpoints.latest_step()
     raise Diverged(

@@ -5,14 +5,41 @@ from __future__ import annotations
 import dataclasses
 
 import jax
+import numpy as np
 import optax
 
 from pdistill import config as config_lib
 from pdistill import models, optimizers
 from pdistill.distill import curriculum, divergences
 from pdistill.distill import teacher as teacher_lib
+from pdistill.config import ConfigError
 from pdistill.data import tasks
+from pdistill.models import calls
 from pdistill.parallel import mesh as mesh_lib
+
+
+def _bytes(tree) -> int:
+  return sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))
+
+
+def _check_model(config, model, task, tx, members: int, init_method) -> None:
+  """Refuses, before the workdir is claimed, a model whose outputs do not match the task's
+  classes, or whose params and optimizer state would not fit in memory (nothing computed)."""
+  field = f'{config_lib.section_name(config.method)}.model'
+  abstract = jax.eval_shape(
+      lambda k: calls.init(model, k, task.init_inputs, method=init_method), jax.random.key(0))
+  if config_lib.run_section(config).model.name == 'linen':
+    outputs = jax.eval_shape(lambda v: calls.eval_apply(model)(v, task.init_inputs),
+                             calls.join(*abstract))
+    leaves = jax.tree.leaves(outputs)
+    if len(leaves) != 1 or leaves[0].shape[-1:] != (task.num_outputs,):
+      raise ConfigError(field, f'the model outputs {[tuple(o.shape) for o in leaves]} for one '
+                        f'example but {config.data.get("factory", "the data")} has num_outputs='
+                        f'{task.num_outputs}: its last axis must be one logit per class')
+  need = members * (_bytes(abstract) + _bytes(jax.eval_shape(tx.init, abstract[0])))
+  problem = mesh_lib.room_error(need, f'its params and optimizer state ({members} member(s))')
+  if problem:
+    raise ConfigError(field, f'{problem}; use a smaller model (or fewer sweep members)')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,6 +93,8 @@ class Setup:
       state_sharding = mesh_lib.replicated(mesh)
       batch_sharding = mesh_lib.batch_sharded(mesh, 1) if mesh.size > 1 else None
     objective = divergences.objective(run, distill=teacher is not None)
+    _check_model(config, model, task, tx, members,
+                 stages.model.init_all if stages else None)
     return cls(task, mesh, teacher, model, stages, stacked, tx, objective, state_sharding,
                batch_sharding)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 
 from pdistill.metrics.tensorboard import EventWriter
@@ -29,6 +30,17 @@ def _parse(path: str) -> tuple[list[dict], bool]:
         raise ValueError(f'{path}: line {i + 1} is not a JSON record: {line[:80]!r}') from None
       log.warning('%s: skipping its cut-off last line (a run stopped while writing it)', path)
   return records, bool(text) and not text.endswith('\n')  # whole records end with a newline
+
+
+LOSSES = ('train_loss', 'eval_loss')  # what goes non-finite when a run diverges
+
+
+def diverged_at(records: list[dict]) -> int | None:
+  """The first step whose loss is not finite (a diverged run, or sweep member), or None."""
+  for r in records:
+    if any(k in r and not math.isfinite(r[k]) for k in LOSSES):
+      return int(r['step'])
+  return None
 
 
 def read(workdir: str) -> list[dict]:

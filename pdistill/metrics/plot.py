@@ -9,6 +9,7 @@ From the shell::
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 
@@ -20,10 +21,26 @@ import numpy as np  # noqa: E402
 
 from pdistill.metrics import log as metrics_log  # noqa: E402
 
+log = logging.getLogger('pdistill')
+
 
 def _curve(workdir: str, metric: str):
   rows = [r for r in metrics_log.read(workdir) if metric in r]
   return np.array([r['step'] for r in rows]), np.array([r[metric] for r in rows])
+
+
+def with_records(runs: dict[str, list[str]], metric: str) -> dict[str, list[str]]:
+  """``runs`` without the workdirs that have no ``metric`` records (each named in a warning:
+  a run whose metrics.jsonl was lost); a label left with none is dropped."""
+  kept = {}
+  for label, workdirs in runs.items():
+    have = [w for w in workdirs if len(_curve(w, metric)[0])]
+    for w in sorted(set(workdirs) - set(have)):
+      log.warning('%s has no %s records (its %s is missing or empty): left out of the '
+                  'comparison', w, metric, metrics_log.FILENAME)
+    if have:
+      kept[label] = have
+  return kept
 
 
 def mean_std_curve(workdirs: list[str], metric: str):
@@ -49,7 +66,8 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
   own curve is drawn faintly in every panel (on the same step axis, the yardstick of "learns
   as fast as the teacher") and the intermediate checkpoints the students used are dashed.
   """
-  panels = len(runs) + (1 if teacher_workdir else 0)
+  runs = with_records(runs, metric)
+  panels = max(len(runs) + (1 if teacher_workdir else 0), 1)
   cols = min(panels, 3)
   rows = -(-panels // cols)
   fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.4 * rows), squeeze=False,
@@ -66,7 +84,8 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
       ax.axvline(c, color='tab:red', ls='--', lw=1)
     ax.set(title='teacher' + (' (dashed: checkpoints used)' if used else ''),
            xlabel='teacher step', ylabel=metric)
-  right = max(max(_curve(w, metric)[0].max() for w in ws) for ws in runs.values())
+  right = max((max(_curve(w, metric)[0].max() for w in ws) for ws in runs.values()),
+              default=0)
   for i, (label, workdirs) in enumerate(runs.items()):
     ax, color = axes[i], f'C{i}'
     if teacher is not None:
@@ -102,15 +121,30 @@ def budgets(num_steps: int) -> list[int]:
 
 def accuracy_table(runs: dict[str, list[str]], steps: list[int],
                    metric: str = 'eval_accuracy', label_header: str = 'method') -> str:
-  """Markdown table: ``metric`` mean +- std over seeds at each step budget (nearest eval <= it)."""
+  """Markdown table: ``metric`` mean +- std over seeds at each step budget (nearest eval <= it).
+
+  A seed whose loss went non-finite (a diverged run or sweep member) is left out of the mean
+  from that step on, and the cell says how many diverged: a diverged run's accuracy is that of
+  NaN logits, not a result.
+  """
   lines = [f'| {label_header} | seeds | ' + ' | '.join(f'step {s:,}' for s in steps) + ' |',
            '|---|---|' + '---|' * len(steps)]
-  for label, workdirs in runs.items():
-    common, mean, std = mean_std_curve(workdirs, metric)
+  for label, workdirs in with_records(runs, metric).items():
+    curves = {w: dict(zip(*(a.tolist() for a in _curve(w, metric)))) for w in workdirs}
+    diverged = {w: metrics_log.diverged_at(metrics_log.read(w)) for w in workdirs}
     cells = []
     for s in steps:
-      i = np.searchsorted(common, s, side='right') - 1
-      cells.append(f'{mean[i]:.3f} ± {std[i]:.3f}' if i >= 0 else '')
+      values, lost = [], 0
+      for w, curve in curves.items():
+        at = [t for t in curve if t <= s]
+        if diverged[w] is not None and diverged[w] <= s:
+          lost += 1
+        elif at:
+          values.append(curve[max(at)])
+      text = f'{np.mean(values):.3f} ± {np.std(values):.3f}' if values else ''
+      if lost:
+        text = (text + f' ({lost} diverged)').strip() if values else 'diverged'
+      cells.append(text)
     lines.append(f'| {label} | {len(workdirs)} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines)
 
@@ -129,6 +163,9 @@ def first_reach_table(runs: dict[str, list[str]], threshold: float = 0.99,
   A seed that never does shows "—"; the teacher's own step (its own run's steps) is the last
   column, the yardstick the paper's claim is stated against.
   """
+  runs = with_records(runs, metric)
+  if not runs:
+    return ''
   width = max(len(ws) for ws in runs.values())
   teacher = (first_reach(teacher_workdir, threshold, metric) if teacher_workdir else None)
   fmt = lambda s: '—' if s is None else f'{s:,}'  # noqa: E731

@@ -68,6 +68,20 @@ def is_writer() -> bool:
   return jax.process_index() == 0
 
 
+# Room left beside what a run places up front (its state, a stacked teacher) for the rest:
+# activations, the optimizer's temporaries, the runtime itself.
+MEMORY_MARGIN = 0.8
+
+
+def room_error(need: int, what: str) -> str | None:
+  """Why ``need`` bytes of ``what`` would not fit in a device's free memory, or None."""
+  free, where = free_bytes()
+  if free is None or need <= MEMORY_MARGIN * free:
+    return None
+  return (f'{what} take {need / 2**30:.2f} GiB, more than {MEMORY_MARGIN:.0%} of the '
+          f'{free / 2**30:.2f} GiB free in {where}')
+
+
 def free_bytes(device=None) -> tuple[int | None, str]:
   """(bytes free on ``device``, a name for it): an accelerator's own memory, or for a CPU the
   host's available memory (None where neither is known)."""

@@ -20,23 +20,36 @@ RUN_FILES = ('checkpoints', 'trajectory', 'metrics.jsonl')  # what only a claime
 
 
 def read(workdir: str) -> dict | None:
+  """The run config recorded in ``workdir`` (None if there is none); a damaged one is a
+  WorkdirError naming the file."""
   path = os.path.join(workdir, FILENAME)
   if not os.path.exists(path):
     return None
-  with open(path) as f:
-    return json.load(f)
+  try:
+    with open(path) as f:
+      saved = json.load(f)
+  except (ValueError, UnicodeDecodeError) as e:
+    raise WorkdirError(f'{path} is damaged ({str(e).splitlines()[0][:120]}), so nothing says '
+                       'which run this workdir holds; restore the file (the command that made '
+                       'the run rewrites nothing here), or use a new --workdir') from None
+  if not isinstance(saved, dict) or 'method' not in saved:
+    raise WorkdirError(f'{path} is not a pdistill run config (no "method"); restore the file, '
+                       'or use a new --workdir')
+  return saved
 
 
-def claim(workdir: str, config, write: bool = True) -> bool:
+def claim(workdir: str, config, write: bool = True, located: tuple[str, ...] = ()) -> bool:
   """Pins ``workdir`` to this run; returns True when it already held it (a resume).
 
   ``write=False`` (every process of a multi-host run but the first) only checks.
+  ``located``: fields that say only where something is found (a student's
+  ``teacher_workdir`` once its teacher's identity is recorded beside it), not what the run is.
   """
   new = run_dict(config)
   saved = read(workdir)
   if saved is not None:
     saved_run = {k: v for k, v in saved.items() if k != 'loop'}
-    diffs = list(recorded_diffs(saved_run, new))
+    diffs = [d for d in recorded_diffs(saved_run, new) if d[0] not in located]
     if diffs:
       field, was, now = diffs[0]
       others = ''.join(f'; config.{f} is {n!r} (run has {w!r})' for f, w, n in diffs[1:])

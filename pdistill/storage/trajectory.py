@@ -33,6 +33,20 @@ def _manager(workdir: str, read_only: bool = False):
                           item_names=('params', 'metrics', digest.ITEM, MODEL_STATE))
 
 
+def is_point(step: int, every: int, num_steps: int) -> bool:
+  """Whether a run saving every ``every`` steps (0 = never) saves a point at ``step``: step 0,
+  each multiple of ``every``, and its last step."""
+  return bool(every) and (step % every == 0 or step == num_steps)
+
+
+def expected_steps(every: int, num_steps: int, until: int | None = None) -> list[int]:
+  """The points such a run has saved once it reached ``until`` (default: its end)."""
+  until = num_steps if until is None else until
+  if not every:
+    return []
+  return sorted(set(range(0, until + 1, every)) | ({num_steps} if until >= num_steps else set()))
+
+
 class TrajectoryWriter:
 
   def __init__(self, workdir: str):
@@ -116,6 +130,28 @@ def saved_digests(workdir: str, steps) -> list[str | None]:
     except (OSError, ValueError, KeyError):
       out.append(None)
   return out
+
+
+def shape_error(workdir: str, step: int, abstract_params) -> str | None:
+  """Where the params saved at ``step`` differ in names or shapes from ``abstract_params``
+  (read from the checkpoint's metadata, before any array: a mismatched restore would fail
+  deep inside TensorStore), or None."""
+  handlers = {'params': ocp.StandardCheckpointHandler(), MODEL_STATE:
+              ocp.StandardCheckpointHandler(), 'metrics': ocp.JsonCheckpointHandler(),
+              digest.ITEM: ocp.JsonCheckpointHandler()}
+  with orbax_io.manager(workdir, SUBDIR, read_only=True, item_handlers=handlers) as manager:
+    saved = manager.item_metadata(step)['params'].tree
+
+  def shapes(tree):
+    return {jax.tree_util.keystr(k): tuple(v.shape)
+            for k, v in jax.tree_util.tree_flatten_with_path(tree)[0]}
+
+  have, want = shapes(saved), shapes(abstract_params)
+  for key in sorted(set(have) | set(want)):
+    if have.get(key) != want.get(key):
+      return (f'params{key} is saved with shape {have.get(key)} at step {step} but its '
+              f'config.json builds {want.get(key)}')
+  return None
 
 
 def load_stacked(workdir: str, steps, abstract_variables, sharding=None):
