@@ -67,12 +67,15 @@ SIZES = {
     'readme': (dict(n=40, k=5), 512, 64, 20_000, 250, 2_000),
     'tiny': (dict(n=10, k=2, eval_size=256), 64, 16, 1_200, 200, 300),
 }
+# Evals and checkpoints: fit's default (20 per run) for the readme size; fewer for the tests.
+LOOP = {'readme': {}, 'tiny': dict(chunk_steps=200, eval_every_steps=200,
+                                   checkpoint_every_steps=600)}
 
 
 def main(workdir: str, size: str = 'readme') -> dict:
   data_kwargs, teacher_width, student_width, steps, every, first = SIZES[size]
   common = dict(data=noisy_parity, data_kwargs=data_kwargs, num_steps=steps,
-                optimizer='adam', learning_rate=1e-3)
+                optimizer='adam', learning_rate=1e-3, **LOOP[size])
   pdistill.fit(os.path.join(workdir, 'teacher'), method='teacher',
                  model=Net(width=teacher_width), trajectory_every_steps=every, **common)
   student = dict(model=Net(width=student_width),

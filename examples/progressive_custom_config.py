@@ -39,5 +39,6 @@ def get_config(arg: str | None = None):
       teacher=run(teacher_width), student=dict(run(student_width), trajectory_every_steps=0),
       loop=dict(chunk_steps=min(every_eval, 1_000), eval_every_steps=every_eval,
                 checkpoint_every_steps=every_eval))
+  c.loop.update(references.resolve(f'{EXAMPLE}:LOOP', 'size')[options.size])
   c.student.schedule.update(kind='auto', auto_points=1, steps_per_checkpoint=(first,))
   return c

@@ -22,6 +22,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 
 
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'slow: trains at smoke size, or kills and reruns subprocesses; README\'s '
+      'test command leaves these to the second tier (-m slow), which CI runs after it')
+
+
 @pytest.fixture(scope='session')
 def repo_root():
   return REPO

@@ -52,6 +52,11 @@ def device_parity(n: int = 8, k: int = 2, batch_size: int = 16) -> pdistill.Data
                        on_device=True)
 
 
+# Evals and checkpoints a few times per run (fit's default, 20 of each, costs more than the
+# tiny runs' steps).
+FEW = dict(chunk_steps=100, eval_every_steps=100, checkpoint_every_steps=200)
+
+
 def _config(method='teacher', **overrides):
   kwargs = dict(method=method, model=Net(), data=parity_data, num_steps=600,
                 learning_rate=3e-3, trajectory_every_steps=200, eval_every_steps=100,
@@ -119,12 +124,12 @@ def test_load_run_round_trips_for_a_teacher_a_student_and_a_sweep_member(tmp_pat
   eval_set = parity_data().eval_set
   teacher = str(tmp_path / 'teacher')
   pdistill.fit(teacher, method='teacher', model=Net(), data=parity_data, num_steps=600,
-               learning_rate=3e-3, trajectory_every_steps=200, show_progress=False)
+               learning_rate=3e-3, trajectory_every_steps=200, show_progress=False, **FEW)
   student = str(tmp_path / 'student')
   pdistill.fit(student, method='progressive', model=Net(width=8), data=parity_data,
                num_steps=400, learning_rate=3e-3, teacher_workdir=teacher,
                schedule=dict(kind='manual', checkpoints=(200, -1), steps_per_checkpoint=(100,)),
-               show_progress=False)
+               show_progress=False, **FEW)
   sweep = str(tmp_path / 'sweep')
   config = _config('ce', num_steps=300, trajectory_every_steps=0)
   config.sweep.seeds = (0, 1)
@@ -157,7 +162,7 @@ def test_an_api_student_distils_from_a_command_line_teacher(tmp_path):
   student = str(tmp_path / 'student')
   final = pdistill.fit(student, method='one_shot', model=MLP(hidden=(16,), num_labels=2),
                        data=saved['data'], batch_size=1, optimizer='sgd', learning_rate=1e-2,
-                       num_steps=2000, teacher_workdir=teacher, show_progress=False)
+                       num_steps=2000, teacher_workdir=teacher, show_progress=False, **FEW)
   assert final['eval_accuracy'] > 0.9
   with pytest.raises(pdistill.config.ConfigError, match='data.k'):
     pdistill.fit(str(tmp_path / 'other'), method='one_shot', model=MLP((16,), 2),
@@ -165,6 +170,7 @@ def test_an_api_student_distils_from_a_command_line_teacher(tmp_path):
                  teacher_workdir=teacher, show_progress=False)
 
 
+@pytest.mark.slow
 def test_the_example_runs_and_the_command_line_distils_from_its_teacher(tmp_path):
   workdir = str(tmp_path / 'example')
   example = subprocess.run([sys.executable, os.path.join(REPO, 'examples', 'progressive_custom.py'),
@@ -213,7 +219,7 @@ def test_curriculum_extraction_refuses_a_linen_student():
 def test_batches_drawn_on_device_train_a_teacher(tmp_path):
   final = pdistill.fit(str(tmp_path / 'teacher'), method='teacher', model=Net(),
                        data=device_parity, num_steps=600, learning_rate=3e-3,
-                       trajectory_every_steps=300, show_progress=False)
+                       trajectory_every_steps=300, show_progress=False, **FEW)
   assert final['eval_accuracy'] > 0.9
 
 
@@ -230,12 +236,12 @@ def test_fit_calls_the_data_factory_once_for_a_teacher_and_its_students(tmp_path
   CALLS.clear()
   pdistill.fit(str(tmp_path / 'teacher'), method='teacher', model=MLP((16,), 2),
                data=counted_parity_data, num_steps=200, learning_rate=3e-3,
-               trajectory_every_steps=100, show_progress=False)
+               trajectory_every_steps=100, show_progress=False, **FEW)
   assert CALLS == [(8, 2)]
   CALLS.clear()
   pdistill.fit(str(tmp_path / 'student'), method='one_shot', model=MLP((8,), 2),
                data=counted_parity_data, num_steps=100, learning_rate=3e-3,
-               teacher_workdir=str(tmp_path / 'teacher'), loss='jsd', show_progress=False)
+               teacher_workdir=str(tmp_path / 'teacher'), loss='jsd', show_progress=False, **FEW)
   assert CALLS == [(8, 2)]
 
 
@@ -260,7 +266,7 @@ pdistill.fit('{workdir}', method='teacher', model=Net(), data=None, num_steps=10
 def test_load_run_refuses_a_script_that_trains_when_imported(tmp_path):
   workdir = str(tmp_path / 'teacher')
   pdistill.fit(workdir, method='teacher', model=Net(), data=parity_data, num_steps=100,
-               learning_rate=3e-3, trajectory_every_steps=100, show_progress=False)
+               learning_rate=3e-3, trajectory_every_steps=100, show_progress=False, **FEW)
   script = tmp_path / 'train.py'  # the same model, in a script without a __main__ guard
   script.write_text(SCRIPT.format(workdir=workdir))
   with open(os.path.join(workdir, 'config.json')) as f:

@@ -4,14 +4,16 @@ import json
 import os
 import subprocess
 import sys
+import pytest
 
 from tiny_configs import REPO
 
 
+@pytest.mark.slow
 def test_the_tiny_suite_measures_every_workload_on_the_device_it_names(tmp_path):
   out = str(tmp_path / 'suite')
   script = os.path.join(REPO, 'benchmarks', 'accelerator_suite.py')
-  result = subprocess.run([sys.executable, script, '--tiny', '--budget_s=10',
+  result = subprocess.run([sys.executable, script, '--tiny', '--budget_s=3',
                            '--sampler_processes=2', f'--out={out}'],
                           capture_output=True, text=True, cwd=REPO)
   assert result.returncode == 0, result.stderr[-3000:]

@@ -5,6 +5,7 @@ import os
 
 import jax
 import numpy as np
+import pytest
 
 from pdistill.data import host_pool, tasks
 from pdistill.train import train_and_evaluate
@@ -43,6 +44,7 @@ def test_parity_batches_are_made_on_device_so_no_pool_is_started():
   assert not task.on_host and make == task.chunk_input
 
 
+@pytest.mark.slow
 def test_a_run_with_sampler_processes_equals_one_without(tmp_path, monkeypatch):
   pooled_chunks = []
   pool_chunk_input = host_pool.HostPool.chunk_input

@@ -78,6 +78,7 @@ def unigram_entropy():
   return float(-(p * np.log(p)).sum())
 
 
+@pytest.mark.slow
 def test_smoke_teacher_learns_beyond_byte_frequencies(tmp_path):
   final = train_and_evaluate(text_config(), str(tmp_path))
   rows = metrics_log.read(str(tmp_path))
@@ -125,6 +126,7 @@ def test_tfds_source_reads_the_prepared_splits_without_tensorflow(tfds_dir):
   assert 'tensorflow' not in sys.modules
 
 
+@pytest.mark.slow
 def test_training_from_tfds(tfds_dir, tmp_path):
   c = text_config(source='tfds', tfds_name='pydoc_topics', tfds_data_dir=tfds_dir,
                   tfds_eval_split='validation')

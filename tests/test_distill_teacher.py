@@ -132,6 +132,7 @@ def _without_points(teachers, tmp_path, steps, name='T'):
 def test_a_schedule_reading_a_trajectory_with_gaps_is_refused(teachers, tmp_path):
   teacher = _without_points(teachers, tmp_path, (500, 1000))
   config = _student(teacher)
+  config.student.num_steps = 500
   config.student.schedule.kind = 'multiplier'
   config.student.schedule.multiplier = 3.0
   with pytest.raises(ConfigError, match=r'lacks the points of steps \[500, 1000\]'):
@@ -141,8 +142,9 @@ def test_a_schedule_reading_a_trajectory_with_gaps_is_refused(teachers, tmp_path
   used = {r['teacher_step'] for r in metrics_log.read(str(tmp_path / 'sparse')) if r['step']}
   assert 1500 in used and not used & {500, 1000}
   # A manual schedule of saved points does not read the rest.
-  train_and_evaluate(_student(_without_points(teachers, tmp_path, (500,), 'T2')),
-                     str(tmp_path / 'manual'))
+  manual = _student(_without_points(teachers, tmp_path, (500,), 'T2'))
+  manual.student.num_steps = 500
+  train_and_evaluate(manual, str(tmp_path / 'manual'))
 
 
 def test_a_pipeline_whose_teacher_lost_points_refuses_its_multiplier_students(

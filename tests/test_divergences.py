@@ -292,6 +292,7 @@ def test_a_one_shot_student_equals_a_numpy_replay_of_its_sgd(loss, teacher_dir, 
                                  atol=2e-5, err_msg=f'{loss}: {layer}.{name}')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('t_schedule', ['linear', 'adaptive'])
 def test_a_resumed_taid_student_equals_an_uninterrupted_one(t_schedule, teacher_dir, tmp_path,
                                                             monkeypatch):

@@ -16,6 +16,8 @@ from pdistill.storage import checkpoints, trajectory
 from kill_points import POINTS
 from tiny_configs import REPO
 
+pytestmark = pytest.mark.slow  # the SIGKILL matrix: a subprocess killed and rerun per point
+
 NUM_STEPS = 6000
 
 

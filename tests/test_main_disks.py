@@ -17,10 +17,10 @@ from pdistill.metrics import log as metrics_log
 from pdistill.storage import trajectory
 from tiny_configs import REPO
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
     shutil.which('unshare') is None or
     subprocess.run(['unshare', '-rm', 'true'], capture_output=True).returncode != 0,
-    reason='needs unprivileged mount namespaces (unshare -rm) for a tmpfs and a read-only mount')
+    reason='needs unprivileged mount namespaces (unshare -rm) for a tmpfs and a read-only mount')]
 
 NUM_STEPS = 4000
 

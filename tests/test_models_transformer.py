@@ -70,36 +70,44 @@ def test_fused_attention_gives_flaxs_logits(causal, pad_id, hidden_keys):
   np.testing.assert_allclose(fused, flax_path.apply(params, tokens), atol=1e-5, rtol=1e-5)
 
 
-def test_bfloat16_compute_keeps_float32_params_and_trains_the_smoke_teacher_as_well(tmp_path):
-  # One device (the one-GPU machine issue 15 targets) and the batch split over the 8 fake
-  # devices.  Seed 0: whether the smoke teacher jumps within 1,500 steps depends on the seed
-  # (seeds 1 and 3 stay at chance in fp32 and bf16 alike; measured).
-  results = {}
-  for dtype, devices in (('float32', 1), ('bfloat16', 1), ('bfloat16', 8)):
-    c = load_config_module('parity_transformer').get_config('teacher,smoke')
-    c.teacher.model.dtype = dtype
-    c.loop.num_devices = devices
-    results[dtype, devices] = train_and_evaluate(c, str(tmp_path / f'{dtype}_{devices}'))
+def test_bfloat16_compute_keeps_float32_params():
   m = Transformer(vocab_size=2, num_outputs=2, width=16, depth=1, num_heads=2, max_len=8,
                   causal=True, dtype='bfloat16')
   params = m.init(jax.random.key(0), jnp.zeros((1, 8), jnp.int32))
   assert {str(a.dtype) for a in jax.tree.leaves(params)} == {'float32'}
   assert m.apply(params, jnp.zeros((1, 8), jnp.int32)).dtype == jnp.float32
+
+
+@pytest.mark.slow
+def test_bfloat16_compute_trains_the_smoke_teacher_as_well(tmp_path):
+  # One device (a one-GPU machine) and the batch split over the 8 fake devices.  Seed 0's
+  # smoke teacher jumps to 1.0 by step 250 (0.74 at 125) in fp32 and bf16 alike, measured on
+  # a 2-core AMD EPYC; 750 steps leave 3x that for the jump to move on another machine.
+  # Other seeds can stay at chance for all 1,500 smoke steps (seeds 1 and 3, measured).
+  results = {}
+  for dtype, devices in (('float32', 1), ('bfloat16', 1), ('bfloat16', 8)):
+    c = load_config_module('parity_transformer').get_config('teacher,smoke')
+    c.teacher.update(num_steps=750, trajectory_every_steps=250)
+    c.teacher.model.dtype = dtype
+    c.loop.num_devices = devices
+    results[dtype, devices] = train_and_evaluate(c, str(tmp_path / f'{dtype}_{devices}'))
   fp32 = results['float32', 1]['eval_accuracy']
   assert fp32 > 0.95
   for devices in (1, 8):
     assert abs(results['bfloat16', devices]['eval_accuracy'] - fp32) < 0.02, devices
 
 
+@pytest.mark.slow
 def test_bfloat16_compute_trains_the_pcfg_bert_smoke_teacher_as_float32_does(tmp_path):
-  # Batch split over the 8 fake devices.  Eval accuracy at initialisation: 0.13; after the
-  # 200 smoke steps 0.43 in fp32 and bf16 alike (measured).
+  # Batch split over the 8 fake devices.  Eval accuracy at initialisation: 0.13; after 100
+  # steps 0.41 in fp32 and bf16 alike (0.43 after the 200 smoke steps; measured).
   results = {}
   for dtype in ('float32', 'bfloat16'):
     c = load_config_module('pcfg_bert').get_config('teacher,smoke')
+    c.teacher.update(num_steps=100, trajectory_every_steps=50)
     c.teacher.model.dtype = dtype
     results[dtype] = train_and_evaluate(c, str(tmp_path / dtype))['eval_accuracy']
-  assert results['float32'] > 0.40, results
+  assert results['float32'] > 0.35, results
   assert abs(results['bfloat16'] - results['float32']) < 0.02, results
 
 
@@ -192,6 +200,7 @@ def pcfg_gpt2_student(teacher_dir, method, student_steps, every):
   return student
 
 
+@pytest.mark.slow
 def test_progressive_distillation_of_a_pcfg_gpt2(pcfg_gpt2_teacher, tmp_path):
   student = pcfg_gpt2_student(pcfg_gpt2_teacher, 'progressive', 40, every=10)
   student.student.schedule.update(kind='manual', checkpoints=(20, -1), steps_per_checkpoint=(20,))
@@ -212,6 +221,7 @@ def test_linear_probe_separates_separable_features_and_not_noise():
   assert np.mean(predict(noise[400:]) == labels[400:]) < 0.45
 
 
+@pytest.mark.slow
 def test_curriculum_extraction_of_a_pcfg_gpt2(pcfg_gpt2_teacher, tmp_path):
   student = pcfg_gpt2_student(pcfg_gpt2_teacher, 'curriculum', 30, every=10)
   # One hidden-layer stage, then output distillation: each stage is a program of its own.

@@ -3,6 +3,7 @@
 import itertools
 
 import numpy as np
+import pytest
 
 from pdistill.probes import parity_correlations as pc
 from pdistill.train import train_and_evaluate
@@ -42,6 +43,7 @@ def test_monomial_sets():
   assert pc.monomials((0, 1), n=2, num_off_support=5)[0] == [(0,), (1,), (0, 1)]
 
 
+@pytest.mark.slow
 def test_trajectory_of_a_transformer_teacher_shows_the_learned_parity(tmp_path):
   """The probe feeds a transformer its inputs as tokens and reads the last position."""
   c = load_config_module('parity_transformer').get_config('teacher,smoke')  # n=10, k=2

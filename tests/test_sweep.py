@@ -87,6 +87,7 @@ def test_ce_sweep_member_equals_the_plain_run(ce_sweep, tmp_path, lr, seed):
   assert_member_equals_plain_run(config, workdir, tmp_path, lr, seed)
 
 
+@pytest.mark.slow
 def test_progressive_sweep_member_equals_the_plain_run(teacher_dir, tmp_path):
   c = swept('progressive', teacher_workdir=teacher_dir, num_steps=600)
   workdir = str(tmp_path / 'sweep')
@@ -96,6 +97,7 @@ def test_progressive_sweep_member_equals_the_plain_run(teacher_dir, tmp_path):
   assert_member_equals_plain_run(c, workdir, tmp_path, 5e-3, 1)
 
 
+@pytest.mark.slow
 def test_an_adaptive_taid_sweep_member_equals_the_plain_run(teacher_dir, tmp_path):
   """Each member carries its own loss state (t, momentum) through the vmapped steps."""
   c = swept('one_shot', teacher_workdir=teacher_dir, num_steps=600, loss='taid', batch_size=8)
@@ -159,6 +161,7 @@ def test_resuming_a_sweep_with_another_grid_is_refused(ce_sweep):
   assert sorted(os.listdir(workdir)) == before
 
 
+@pytest.mark.slow
 def test_cpu_devices_flag_spreads_a_sweep_over_host_devices(tmp_path):
   """3 host devices for 3 members (the test session's 8 would leave them on one: gcd(3, 8))."""
   config = os.path.join(REPO, 'configs', 'parity_mlp.py')
