@@ -26,6 +26,7 @@ def validate(config) -> None:
   if config.method == 'pipeline':
     for entry in methods:
       _check_entry(entry)
+    _check_seeds(config)
   seq, _ = tasks.check(config)
   sweep.check(config)
   runs = {'pipeline': ('teacher', 'student'), 'teacher': ('teacher',)}.get(config.method,
@@ -43,6 +44,16 @@ def validate(config) -> None:
   require(isinstance(processes, int) and not isinstance(processes, bool) and processes >= 0,
           'loop.host_data_processes', 'must be a whole number >= 0 (0 or 1: batches made in '
           f'the loop\'s own process; N > 1: by N worker processes), got {processes!r}')
+
+
+def _check_seeds(config) -> None:
+  for field in ('pipeline_student_seeds', 'pipeline_teacher_seeds'):
+    seeds = tuple(get(config, field)) if field in config else ()
+    require(all(isinstance(s, int) and s >= 0 for s in seeds) and len(set(seeds)) == len(seeds),
+            field, f'must be distinct non-negative integers, got {seeds!r}')
+  require(not (config.get('pipeline_teacher_seeds') and config.student.teacher_workdir),
+          'pipeline_teacher_seeds', 'trains teachers, but student.teacher_workdir names one to '
+          'distil from; give one or the other')
 
 
 def _check_entry(entry: str) -> None:

@@ -67,7 +67,12 @@ POINTS = {
 
 
 def arm(point: str) -> None:
-  owner, name, at, how = POINTS[point]
+  """Arms ``point``: a name of ``POINTS``, or ``record=N`` (killed just after the Nth metrics
+  record, for a multi-run command such as a pipeline)."""
+  if point.startswith('record='):
+    owner, name, at, how = metrics_log.MetricsLog, 'write', int(point[7:]), 'after'
+  else:
+    owner, name, at, how = POINTS[point]
   original = getattr(owner, name)
   calls = [0]
 

@@ -128,3 +128,23 @@ def test_auto_schedule_lengths_must_leave_steps_for_the_final_teacher():
   c.student.schedule.update(kind='auto', steps_per_checkpoint=(30_000,))
   with pytest.raises(ConfigError, match='sums to 30000 >= student.num_steps=1000'):
     validate(c)
+
+
+def test_a_relative_schedule_follows_each_teachers_own_transition():
+  steps = np.arange(0, 3001, 100)
+  for middle in (800, 2000):  # two teachers whose transitions differ
+    acc = 0.5 + 0.5 / (1 + np.exp(-(steps - middle) / 60))
+    t = phase_transition.find(steps, acc, smooth=1, eval_size=512, at=(0.3, 0.6))
+    assert len(t.proposed) == 2 and t.start <= t.proposed[0] < t.proposed[1] <= t.end
+    assert middle - 200 <= t.proposed[0] <= middle <= t.proposed[1] <= middle + 200
+
+
+def test_auto_at_must_be_increasing_fractions_with_one_length_each():
+  c = tiny('progressive')
+  c.student.teacher_workdir = '/t'
+  c.student.schedule.update(kind='auto', auto_at=(0.6, 0.3), steps_per_checkpoint=(100, 100))
+  with pytest.raises(ConfigError, match='auto_at: must be increasing fractions'):
+    validate(c)
+  c.student.schedule.update(auto_at=(0.3, 0.6), steps_per_checkpoint=(100,))
+  with pytest.raises(ConfigError, match=r'one positive entry per proposed checkpoint \(auto_at'):
+    validate(c)

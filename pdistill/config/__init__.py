@@ -40,6 +40,7 @@ ADDED_FIELDS = {
     'student.loss_kw': LOSS_DEFAULTS['loss_kw'],
     'student.teacher_final_step': -1,
     'student.schedule.sparse_trajectory': False,
+    'student.schedule.auto_at': [],
     '*.model.attention': 'flax',
     '*.model.dtype': 'float32',
     'data.as_tokens': False,

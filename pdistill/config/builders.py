@@ -73,6 +73,9 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
   c.sweep.learning_rates = tuple(float(x) for x in c.sweep.learning_rates)
   c.pipeline_methods = ('ce', 'one_shot', 'progressive')
   c.pipeline_student_seeds = (0,)  # the pipeline trains every student method once per seed
+  # () = one teacher, trained with ``seed``; (t1, t2, ...) = one teacher per seed, and every
+  # student once per (teacher, student seed) pair
+  c.pipeline_teacher_seeds = ()
   # A teacher whose eval curve never rises beyond its noise teaches nothing to compare: the
   # pipeline stops after it, unless this is set.
   c.pipeline_distil_unlearned_teacher = False
@@ -95,6 +98,7 @@ def experiment(options: Options, data: dict, teacher: dict, student: dict,
           steps_per_checkpoint=(),  # ... each used this many student steps; the last till end
           multiplier=1.0,  # multiplier: first checkpoint at or after student_step * this
           auto_points=1,  # auto: intermediate checkpoints proposed from the teacher's curve
+          auto_at=(),  # auto: or at these fractions of its rise, e.g. (0.3, 0.6)
           auto_metric='eval_accuracy',  # auto: the curve whose transition is located
           # multiplier and auto read the teacher's whole trajectory: one with missing points
           # (removed, or saved by a resumed run that lost them) is refused unless this is set

@@ -8,7 +8,8 @@ the initial fit of the easy statistics (a masked LM's token frequencies, in the 
 steps), a phase of its own that precedes the plateau. The steepest point is the largest single
 rise between saved checkpoints. For ``points`` intermediate checkpoints the proposal takes the
 saved steps where the curve first reaches 1/(points+1), 2/(points+1), ... of the rise: one point
-= the middle. ``schedule.kind=auto`` builds a progressive schedule from that proposal.
+= the middle; ``at`` gives those fractions of the rise instead (e.g. 0.3 and 0.6), so that a
+schedule is written relative to the teacher's own transition, wherever it happens. ``schedule.kind=auto`` builds a progressive schedule from that proposal.
 
 A rise counts only when it stands out of the curve's noise: the final point must beat the first
 by ``SIGNIFICANT`` noise levels, where the noise level is the larger of what the curve's own
@@ -28,6 +29,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from typing import Sequence
 
 import numpy as np
 
@@ -88,7 +90,8 @@ def _range_text(steps, values, sign: float) -> str:
 
 
 def find(steps, values, points: int = 1, rising: bool = True, smooth: int = 3,
-         eval_size: int | None = None, metric: str = 'eval_accuracy') -> Transition:
+         eval_size: int | None = None, metric: str = 'eval_accuracy',
+         at: Sequence[float] = ()) -> Transition:
   """The transition of the curve ``values`` at ``steps``; NoTransition if it shows none."""
   sign = 1.0 if rising else -1.0
   steps = np.asarray(steps)
@@ -129,13 +132,14 @@ def find(steps, values, points: int = 1, rising: bool = True, smooth: int = 3,
   def first_at(fraction):
     return int(steps[np.argmax(progress >= fraction)])
 
-  proposed = sorted({first_at(i / (points + 1)) for i in range(1, points + 1)})
+  fractions = tuple(at) or tuple(i / (points + 1) for i in range(1, points + 1))
+  proposed = sorted({first_at(f) for f in fractions})
   steepest = int(steps[1:][np.argmax(np.diff(values))])
   return Transition(first_at(0.1), first_at(0.9), steepest, proposed)
 
 
 def find_in_trajectory(workdir: str, points: int = 1, metric: str = 'eval_accuracy',
-                       last_step: int | None = None):
+                       last_step: int | None = None, at: Sequence[float] = ()):
   """The transition in ``workdir``'s trajectory (up to ``last_step``, by default all of it)."""
   rows = [r for r in trajectory.read_metrics(workdir)
           if metric in r and (last_step is None or r['step'] <= last_step)]
@@ -145,7 +149,7 @@ def find_in_trajectory(workdir: str, points: int = 1, metric: str = 'eval_accura
   try:
     return find([r['step'] for r in rows], [r[metric] for r in rows], points,
                 RISING.get(metric, True), eval_size=tasks.eval_labels(saved.get('data', {})),
-                metric=metric)
+                metric=metric, at=at)
   except NoTransition as e:
     raise NoTransition(f'the teacher in {workdir}: {e}', e.learned) from None
 
@@ -163,13 +167,16 @@ def main(argv=None) -> int:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('workdir')
   parser.add_argument('--points', type=int, default=1)
+  parser.add_argument('--at', default='', help='fractions of the rise, e.g. 0.3,0.6 '
+                      '(instead of --points)')
   parser.add_argument('--metric', default='eval_accuracy', choices=sorted(RISING))
   args = parser.parse_args(argv)
   if not trajectory.exists(args.workdir):
     print(f'error: no trajectory in {args.workdir}', file=sys.stderr)
     return 2
   try:
-    t = find_in_trajectory(args.workdir, args.points, args.metric)
+    at = tuple(float(x) for x in args.at.split(',') if x)
+    t = find_in_trajectory(args.workdir, args.points, args.metric, at=at)
   except NoTransition as e:
     print(f'error: {e}', file=sys.stderr)
     return 2

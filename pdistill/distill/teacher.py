@@ -161,7 +161,8 @@ def _build_auto(config, saved_steps, final_step):
   try:
     found = phase_transition.find_in_trajectory(config.student.teacher_workdir,
                                                 schedule.auto_points, schedule.auto_metric,
-                                                last_step=final_step)
+                                                last_step=final_step,
+                                                at=tuple(schedule.get('auto_at', ())))
   except phase_transition.NoTransition as e:
     raise ConfigError('student.schedule.kind', f'auto: {e}') from None
   log.info('auto schedule: teacher transition at steps %d..%d; using checkpoints %s then '
@@ -211,10 +212,16 @@ def _check_auto(config) -> None:
   positive(config, 'student.schedule.auto_points')
   choice(config, 'student.schedule.auto_metric', tuple(phase_transition.RISING))
   per = tuple(schedule.steps_per_checkpoint)
-  require(len(per) == schedule.auto_points and all(p > 0 for p in per),
+  at = tuple(schedule.get('auto_at', ()))
+  require(all(0 < a < 1 for a in at) and all(a < b for a, b in zip(at, at[1:])),
+          'student.schedule.auto_at', f'must be increasing fractions of the rise in (0, 1), '
+          f'e.g. (0.3, 0.6), got {at!r}')
+  points = len(at) or schedule.auto_points
+  require(len(per) == points and all(p > 0 for p in per),
           'student.schedule.steps_per_checkpoint',
-          f'auto needs one positive entry per proposed checkpoint (auto_points='
-          f'{schedule.auto_points}), got {per!r}')
+          f'auto needs one positive entry per proposed checkpoint ('
+          + (f'auto_at={at!r}' if at else f'auto_points={schedule.auto_points}')
+          + f'), got {per!r}')
   _lengths_fit(config, per)
 
 

@@ -57,7 +57,8 @@ def _intermediate_teacher_steps(workdir: str) -> list[int]:
   return used[:-1]
 
 
-def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str | None = None,
+def plot_comparison(runs: dict[str, list[str]], out: str,
+                    teacher_workdir: str | list[str] | None = None,
                     metric: str = 'eval_accuracy', title: str = 'students',
                     xlabel: str = 'student step') -> str:
   """The teacher's curve, then one panel per method: no curve can hide another.
@@ -75,23 +76,28 @@ def plot_comparison(runs: dict[str, list[str]], out: str, teacher_workdir: str |
   axes = list(axes.ravel())
   for extra in axes[panels:]:
     extra.set_visible(False)
-  teacher = _curve(teacher_workdir, metric) if teacher_workdir else None
+  teachers = ([teacher_workdir] if isinstance(teacher_workdir, str) else
+              list(teacher_workdir or []))
+  curves = [_curve(t, metric) for t in teachers]
   if teacher_workdir:
     ax = axes.pop(0)
-    ax.plot(*teacher, color='black')
+    for curve in curves:  # several teachers (one per seed): each drawn, none hidden
+      ax.plot(*curve, color='black', lw=1.5 if len(curves) == 1 else 0.9,
+              alpha=1 if len(curves) == 1 else 0.6)
     used = sorted({c for ws in runs.values() for w in ws for c in _intermediate_teacher_steps(w)})
     for c in used:
       ax.axvline(c, color='tab:red', ls='--', lw=1)
-    ax.set(title='teacher' + (' (dashed: checkpoints used)' if used else ''),
+    ax.set(title=('teacher' if len(teachers) == 1 else f'{len(teachers)} teachers')
+           + (' (dashed: checkpoints used)' if used else ''),
            xlabel='teacher step', ylabel=metric)
   right = max((max(_curve(w, metric)[0].max() for w in ws) for ws in runs.values()),
               default=0)
   for i, (label, workdirs) in enumerate(runs.items()):
     ax, color = axes[i], f'C{i}'
-    if teacher is not None:
-      keep = teacher[0] <= right
-      ax.plot(teacher[0][keep], teacher[1][keep], color='black', lw=1, alpha=0.3,
-              label='teacher')
+    for j, (steps, values) in enumerate(curves):
+      keep = steps <= right
+      ax.plot(steps[keep], values[keep], color='black', lw=1, alpha=0.3,
+              label='teacher' if len(curves) == 1 else 'teachers' if j == 0 else None)
     steps, mean, _ = mean_std_curve(workdirs, metric)
     if len(workdirs) > 1:  # each seed thin: the spread of parity runs is bimodal, not Gaussian
       for w in workdirs:
