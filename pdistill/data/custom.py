@@ -100,13 +100,12 @@ def contract_error(data: Data) -> str | None:
   """Why ``data`` breaks the contract of ``check``, or None."""
   if not (isinstance(data.num_outputs, (int, np.integer)) and data.num_outputs >= 2):
     return f'num_outputs must be an integer >= 2, got {data.num_outputs!r}'
-  first, again = data.sample(), data.sample()
+  first, again = _numpy(data.sample()), _numpy(data.sample())
   eval_set = _numpy(data.eval_set)
   for part, name in ((first, 'batch(0, 0)'), (eval_set, 'eval_set')):
-    problem = _part_error(_numpy(part), name, int(data.num_outputs))
+    problem = _part_error(part, name, int(data.num_outputs))
     if problem:
       return problem
-  first, again = _numpy(first), _numpy(again)
   if set(first) != set(again) or not all(
       np.array_equal(first[k], again[k], equal_nan=first[k].dtype.kind == 'f') for k in first):
     return ('batch(0, 0) made twice gives two different batches: batch(seed, step) must be a '

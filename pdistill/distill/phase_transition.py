@@ -9,14 +9,15 @@ steps), a phase of its own that precedes the plateau. The steepest point is the 
 rise between saved checkpoints. For ``points`` intermediate checkpoints the proposal takes the
 saved steps where the curve first reaches 1/(points+1), 2/(points+1), ... of the rise: one point
 = the middle; ``at`` gives those fractions of the rise instead (e.g. 0.3 and 0.6), so that a
-schedule is written relative to the teacher's own transition, wherever it happens. ``schedule.kind=auto`` builds a progressive schedule from that proposal.
+schedule is written relative to the teacher's own transition, wherever it happens.
+``schedule.kind=auto`` builds a progressive schedule from that proposal.
 
 A rise counts only when it stands out of the curve's noise: the final point must beat the first
 by ``SIGNIFICANT`` noise levels, where the noise level is the larger of what the curve's own
-second differences show (robust to a trend and to one jump; read from 8 points or more) and, for
-an accuracy over one label
-per eval example, the binomial spread of an accuracy measured on that many labels.  The flat start is skipped only when
-the main rise is still ahead of it (a curve rising from its first point on is all transition).
+second differences show (robust to a trend and to one jump; read from 8 points or more) and,
+for an accuracy over one label per eval example, the binomial spread of an accuracy measured on
+that many labels.  The flat start is skipped only when the main rise is still ahead of it (a
+curve rising from its first point on is all transition).
 A curve flat within its noise (a teacher that did not learn), or one that rose within its first
 interval (a teacher that learned before its second saved point) has no transition to find:
 ``NoTransition`` says which.

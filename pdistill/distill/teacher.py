@@ -13,9 +13,7 @@ import logging
 import os
 from typing import Any, Callable
 
-import jax
 import ml_collections
-import numpy as np
 
 from pdistill import config as config_lib
 from pdistill import saved_run
@@ -253,13 +251,12 @@ def check_schedule(config) -> None:
 def _check_memory(points: int, abstract_variables, workdir: str) -> None:
   """States what the stacked teacher checkpoints take before loading them; refuses a stack
   that would not fit (it is loaded on the host, then placed on every device)."""
-  each = sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize
-             for a in jax.tree.leaves(abstract_variables))
-  need = points * each
+  need = points * mesh.tree_bytes(abstract_variables)
   free, where = mesh.free_bytes()
   log.info('teacher: %d checkpoint(s) of %s stacked: %.1f MiB (%s MiB free in %s)', points,
            workdir, need / 2**20, 'unknown' if free is None else f'{free / 2**20:,.0f}', where)
-  problem = mesh.room_error(need, f'the {points} teacher checkpoints it selects from {workdir}')
+  problem = mesh.room_error(need, f'the {points} teacher checkpoints it selects from {workdir}',
+                            (free, where))
   if problem:
     raise ConfigError('student.schedule', f'{problem}; use fewer checkpoints (a manual or auto '
                       'schedule, or a larger schedule.multiplier)')

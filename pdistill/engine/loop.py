@@ -142,8 +142,8 @@ def train_run(config, workdir: str) -> dict:
 
 def _say_missing_points(members: list[Member], run, start: int) -> None:
   """A resumed run whose trajectory lost points says so at once: it saves only later ones."""
+  expected = trajectory.expected_steps(run.trajectory_every_steps, run.num_steps, start)
   for m in members:
-    expected = trajectory.expected_steps(run.trajectory_every_steps, run.num_steps, start)
     missing = sorted(set(expected) - set(trajectory.saved_steps(m.workdir)))
     if missing:
       log.warning('%s: its trajectory lacks the points of steps %s (removed?); this run saves '

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import jax
-import numpy as np
 import optax
 
 from pdistill import config as config_lib
@@ -16,10 +15,6 @@ from pdistill.config import ConfigError
 from pdistill.data import tasks
 from pdistill.models import calls
 from pdistill.parallel import mesh as mesh_lib
-
-
-def _bytes(tree) -> int:
-  return sum(int(np.prod(a.shape)) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))
 
 
 def _check_model(config, model, task, tx, members: int, init_method) -> None:
@@ -36,7 +31,7 @@ def _check_model(config, model, task, tx, members: int, init_method) -> None:
       raise ConfigError(field, f'the model outputs {[tuple(o.shape) for o in leaves]} for one '
                         f'example but {config.data.get("factory", "the data")} has num_outputs='
                         f'{task.num_outputs}: its last axis must be one logit per class')
-  need = members * (_bytes(abstract) + _bytes(jax.eval_shape(tx.init, abstract[0])))
+  need = members * mesh_lib.tree_bytes((abstract, jax.eval_shape(tx.init, abstract[0])))
   problem = mesh_lib.room_error(need, f'its params and optimizer state ({members} member(s))')
   if problem:
     raise ConfigError(field, f'{problem}; use a smaller model (or fewer sweep members)')

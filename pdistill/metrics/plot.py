@@ -136,8 +136,9 @@ def accuracy_table(runs: dict[str, list[str]], steps: list[int],
   lines = [f'| {label_header} | seeds | ' + ' | '.join(f'step {s:,}' for s in steps) + ' |',
            '|---|---|' + '---|' * len(steps)]
   for label, workdirs in with_records(runs, metric).items():
-    curves = {w: dict(zip(*(a.tolist() for a in _curve(w, metric)))) for w in workdirs}
-    diverged = {w: metrics_log.diverged_at(metrics_log.read(w)) for w in workdirs}
+    records = {w: metrics_log.read(w) for w in workdirs}
+    curves = {w: {r['step']: r[metric] for r in rs if metric in r} for w, rs in records.items()}
+    diverged = {w: metrics_log.diverged_at(rs) for w, rs in records.items()}
     cells = []
     for s in steps:
       values, lost = [], 0

@@ -73,9 +73,16 @@ def is_writer() -> bool:
 MEMORY_MARGIN = 0.8
 
 
-def room_error(need: int, what: str) -> str | None:
-  """Why ``need`` bytes of ``what`` would not fit in a device's free memory, or None."""
-  free, where = free_bytes()
+def tree_bytes(tree) -> int:
+  """Bytes the arrays (or abstract arrays: shapes and dtypes) of ``tree`` hold."""
+  return sum(math.prod(a.shape) * np.dtype(a.dtype).itemsize for a in jax.tree.leaves(tree))
+
+
+def room_error(need: int, what: str, available: tuple[int | None, str] | None = None
+               ) -> str | None:
+  """Why ``need`` bytes of ``what`` would not fit in a device's free memory, or None.
+  ``available``: ``free_bytes()`` when the caller has read it already."""
+  free, where = available or free_bytes()
   if free is None or need <= MEMORY_MARGIN * free:
     return None
   return (f'{what} take {need / 2**30:.2f} GiB, more than {MEMORY_MARGIN:.0%} of the '

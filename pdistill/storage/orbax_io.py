@@ -15,6 +15,8 @@ import weakref
 import jax
 import orbax.checkpoint as ocp
 
+from pdistill.parallel import mesh
+
 
 class _QuietReadOnly(logging.Filter):
   """Drops the two warnings Orbax gives for every read-only manager pdistill opens to read."""
@@ -68,7 +70,7 @@ def ensure_room(directory: str, tree) -> None:
   for writer in list(_writers):
     if writer.is_saving_in_progress():
       writer.wait_until_finished()
-  need = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
+  need = mesh.tree_bytes(tree)
   need += need // 10 + (64 << 10)  # Orbax's metadata, OCDBT's manifest
   free = shutil.disk_usage(directory).free
   if free < need:
